@@ -1,0 +1,42 @@
+/* Small helpers every process needs: ids, time, hashing, randomness, encodings.
+ * Stateless functions; callers own every output buffer. */
+#ifndef CM_UTIL_H
+#define CM_UTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_UUID_LEN 36
+#define CM_TIME_LEN 30
+
+/* Writes a lowercase UUID v4 (36 chars + NUL) from the CSPRNG. 0 or -1. */
+int cm_uuid_v4(char out[CM_UUID_LEN + 1]);
+/* True when s is 8-4-4-4-12 hex digits (either case). */
+bool cm_uuid_valid(const char *s);
+/* Copies a valid UUID lowercased; returns false (out untouched) when s is not one. */
+bool cm_uuid_normalize(const char *s, char out[CM_UUID_LEN + 1]);
+/* True when id matches ^[A-Za-z0-9._:-]{8,128}$ (request/correlation ids). */
+bool cm_request_id_valid(const char *id);
+
+/* Current UTC time as RFC 3339 with milliseconds and Z. */
+void cm_time_rfc3339(char out[CM_TIME_LEN + 1]);
+/* Monotonic and wall clocks in milliseconds. */
+int64_t cm_mono_ms(void);
+int64_t cm_wall_ms(void);
+
+/* SHA-256 of data, raw or as lowercase hex. */
+void cm_sha256(const void *data, size_t len, unsigned char out[32]);
+void cm_sha256_hex(const void *data, size_t len, char out[65]);
+void cm_hex(const unsigned char *in, size_t len, char *out /* 2*len+1 */);
+/* Fills buf with CSPRNG output. 0 or -1. */
+int cm_random_bytes(void *buf, size_t len);
+/* Constant-time equality of two equal-length buffers. */
+bool cm_ct_equal(const void *a, const void *b, size_t len);
+/* Unpadded base64url of in; out needs 4*ceil(len/3)+1 bytes. Returns chars written. */
+size_t cm_base64url(const unsigned char *in, size_t len, char *out);
+/* True when [s, s+len) is well-formed UTF-8 without NUL bytes. */
+bool cm_utf8_valid(const unsigned char *s, size_t len);
+/* Trims ASCII white space in place; returns s. */
+char *cm_trim(char *s);
+
+#endif

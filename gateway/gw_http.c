@@ -1,0 +1,524 @@
+/* The HTTP front on libmicrohttpd. Owns the daemon, the admin token hashes and the request
+ * counters; each gw_request_t lives from the first handler call to MHD's completion notice. */
+#include "gw_http.h"
+#include "gw_request.h"
+#include "cm_log.h"
+#include "cm_problem.h"
+#include "cm_util.h"
+#include "pr_envelope.h"
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct gw_http {
+    struct MHD_Daemon *daemon;
+    gw_front_t *front;
+    gw_http_args_t args;
+    atomic_ulong by_class[6];     /* responses by status class 1xx..5xx */
+    atomic_ulong total;
+};
+
+/* ---- responses ----------------------------------------------------------------------- */
+
+static void s_count(gw_http_t *h, int status)
+{
+    atomic_fetch_add(&h->total, 1);
+    if (status >= 100 && status < 600)
+        atomic_fetch_add(&h->by_class[status / 100], 1);
+}
+
+/* Queues a response taking ownership of body (malloc'd). */
+static enum MHD_Result s_send(gw_request_t *r, int status, const char *ctype, void *body,
+                              size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : "", body ? MHD_RESPMEM_MUST_FREE
+                                                                    : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Request-Id", r->rid);
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].key, r->headers[i].val);
+    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->match.allow);
+    if (status == 503 && !pr_kv_get(r->headers, r->nheaders, "Retry-After"))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned) status, resp);
+    MHD_destroy_response(resp);
+    s_count(r->http, status);
+    r->replied = true;
+    cm_log_op(status >= 500 ? CM_LOG_WARN : CM_LOG_DEBUG, r->rid,
+              r->match.route ? r->match.route->op : NULL, "%s %s -> %d (%lld ms)", r->method,
+              r->url, status, (long long) (cm_mono_ms() - r->started_ms));
+    return rc;
+}
+
+static enum MHD_Result s_problem(gw_request_t *r, int status, const char *detail)
+{
+    size_t len = 0;
+    char *body = cm_problem_json(status, detail, r->url, r->rid, NULL, &len);
+    return s_send(r, status, CM_PROBLEM_CT, body, len);
+}
+
+/* ---- request ids and auth ------------------------------------------------------------ */
+
+static void s_request_id(gw_request_t *r)
+{
+    const char *in = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (!cm_request_id_valid(in))
+        in = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Correlation-Id");
+    if (cm_request_id_valid(in))
+        snprintf(r->rid, sizeof r->rid, "%s", in);
+    else
+        cm_uuid_v4(r->rid);
+}
+
+static const char *s_bearer(gw_request_t *r)
+{
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h ? h : NULL;
+}
+
+static bool s_admin(gw_http_t *h, const char *token)
+{
+    if (!token)
+        return false;
+    unsigned char d[32];
+    cm_sha256(token, strlen(token), d);
+    bool ok = false;
+    for (size_t i = 0; i < h->args.ntokens; i++)
+        ok |= cm_ct_equal(d, h->args.token_hashes[i], 32);
+    return ok;
+}
+
+/* Sets r->principal; false when the caller must be turned away with 401. */
+static bool s_authenticate(gw_request_t *r)
+{
+    pr_auth_t auth = r->match.route ? r->match.route->auth : PR_AUTH_ADMIN;
+    const char *token = s_bearer(r);
+    if (auth == PR_AUTH_NONE || auth == PR_AUTH_WS) {
+        r->principal = "anonymous";
+        return true;
+    }
+    if (r->http->args.insecure_dev || s_admin(r->http, token)) {
+        r->principal = "admin";
+        return true;
+    }
+    if (auth == PR_AUTH_ADMIN_OR_KEY && token && strncmp(token, "bbk_", 4) == 0) {
+        r->principal = "apikey";  /* the owning service verifies the key */
+        return true;
+    }
+    return false;
+}
+
+/* ---- first call: route, auth, limits ------------------------------------------------- */
+
+static size_t s_limit(const gw_http_t *h, pr_body_t kind)
+{
+    switch (kind) {
+    case PR_BODY_SPEC: return (size_t) h->args.max_spec;
+    case PR_BODY_PLUGIN: return (size_t) h->args.max_plugin;
+    default: return (size_t) h->args.max_json;
+    }
+}
+
+static bool s_ctype_is(gw_request_t *r, const char *want)
+{
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    size_t n = strlen(want);
+    return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static bool s_json_ctype(gw_request_t *r)
+{
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (s_ctype_is(r, "application/json"))
+        return true;
+    /* application/<anything>+json */
+    const char *semi = ct ? strchr(ct, ';') : NULL;
+    size_t n = ct ? (semi ? (size_t) (semi - ct) : strlen(ct)) : 0;
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0
+           && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Returns -1 to go on reading the body, else the result of a queued early response. */
+static int s_begin(gw_request_t *r)
+{
+    r->match_rc = pr_route_match(r->method, r->url, &r->match);
+    if (!s_authenticate(r))
+        return s_problem(r, 401, "missing or invalid bearer token");
+    if (r->match_rc < 0)
+        return s_problem(r, 404, "no such resource");
+    if (r->match_rc > 0)
+        return s_problem(r, 405, "method not allowed on this resource");
+    r->limit = s_limit(r->http, r->match.route->body);
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > r->limit)
+        return s_problem(r, 413, "request body exceeds the limit for this resource");
+    pr_body_t kind = r->match.route->body;
+    if ((kind == PR_BODY_SPEC || kind == PR_BODY_PLUGIN) && s_ctype_is(r, "multipart/form-data")
+        && !gw_body_multipart_begin(r))
+        r->bad_multipart = true;
+    return -1;
+}
+
+/* ---- last call: validate and hand over to the broker --------------------------------- */
+
+static const char *s_check_params(gw_request_t *r)
+{
+    for (size_t i = 0; i < r->match.nparams; i++)
+        if (pr_param_is_uuid(r->match.params[i].key) && !cm_uuid_valid(r->match.params[i].val))
+            return r->match.params[i].key;
+    return NULL;
+}
+
+/* Validates a JSON body; returns 0 or the status to answer with (detail set). */
+static int s_check_json(gw_request_t *r, bool required)
+{
+    if (r->body.len == 0) {
+        r->detail = "a JSON request body is required";
+        return required ? 400 : 0;
+    }
+    if (!s_json_ctype(r)) {
+        r->detail = "the request body must be application/json";
+        return 415;
+    }
+    json_error_t err;
+    json_t *doc = json_loadb((const char *) r->body.data, r->body.len, JSON_REJECT_DUPLICATES,
+                             &err);
+    int rc = 0;
+    if (!doc) {
+        r->detail = "the request body is not valid JSON";
+        rc = 400;
+    } else if (!json_is_object(doc)) {
+        r->detail = "the request body must be a JSON object";
+        rc = 400;
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static int s_check_body(gw_request_t *r)
+{
+    if (r->too_large) {
+        r->detail = "request body exceeds the limit for this resource";
+        return 413;
+    }
+    switch (r->match.route->body) {
+    case PR_BODY_JSON: return s_check_json(r, true);
+    case PR_BODY_JSON_OPT: return s_check_json(r, false);
+    case PR_BODY_SPEC:
+    case PR_BODY_PLUGIN:
+        if (!s_ctype_is(r, "multipart/form-data")) {
+            r->detail = "the request body must be multipart/form-data";
+            return 415;
+        }
+        if (!gw_body_multipart_end(r)) {
+            r->detail = "the multipart body is malformed";
+            return 400;
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+typedef struct {
+    pr_kv_t *kv;
+    size_t n;
+    bool overflow;
+} s_kv_collect_t;
+
+static enum MHD_Result s_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    s_kv_collect_t *c = cls;
+    (void) kind;
+    if (c->n == PR_MAX_PAIRS) {
+        c->overflow = true;
+        return MHD_NO;
+    }
+    c->kv[c->n++] = (pr_kv_t) { key, value ? value : "" };
+    return MHD_YES;
+}
+
+static void s_headers(gw_request_t *r, pr_request_t *req)
+{
+    static const char *const fwd[] = { "Content-Type", "Idempotency-Key", "If-Match",
+                                       "If-None-Match", "Accept" };
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+        const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, fwd[i]);
+        if (v)
+            req->headers[req->nheaders++] = (pr_kv_t) { fwd[i], v };
+    }
+    if (strcmp(r->principal, "apikey") == 0)
+        req->headers[req->nheaders++] = (pr_kv_t) { "Authorization", MHD_lookup_connection_value(
+                                                        r->conn, MHD_HEADER_KIND, "Authorization") };
+}
+
+static void s_done(void *arg, int nak, const void *reply, size_t len);
+
+static int s_submit(gw_request_t *r)
+{
+    pr_request_t req = { .op = r->match.route->op, .rid = r->rid, .principal = r->principal,
+                         .uri = r->url };
+    s_kv_collect_t q = { req.query, 0, false };
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_collect, &q);
+    if (q.overflow) {
+        r->detail = "too many query parameters";
+        return 400;
+    }
+    req.nquery = q.n;
+    memcpy(req.path, r->match.params, r->match.nparams * sizeof(pr_kv_t));
+    req.npath = r->match.nparams;
+    s_headers(r, &req);
+    req.body = r->body.data;
+    req.body_len = r->body.len;
+    for (size_t i = 0; i < r->nparts; i++)
+        req.parts[i] = (pr_part_t) { r->parts[i].name, r->parts[i].filename,
+                                     r->parts[i].content_type, r->parts[i].data, r->parts[i].len };
+    req.nparts = r->nparts;
+    req.deadline_ms = cm_wall_ms() + r->http->args.timeout_ms;
+    size_t len = 0;
+    unsigned char *env = pr_request_encode(&req, &len);
+    gw_body_free(r);  /* the envelope holds a copy now */
+    if (!env)
+        return 500;
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
+    int rc = gw_front_submit(r->http->front, r->match.route->service, env, len, req.deadline_ms,
+                             s_done, r);
+    free(env);
+    if (rc != 0) {
+        MHD_resume_connection(r->conn);
+        r->suspended = false;
+        r->detail = "the gateway is shutting down";
+        return 503;
+    }
+    return 0;
+}
+
+static enum MHD_Result s_metrics(gw_request_t *r);
+
+static enum MHD_Result s_finish(gw_request_t *r)
+{
+    int status = s_check_body(r);
+    const char *bad = status ? NULL : s_check_params(r);
+    if (bad) {
+        status = 400;
+        r->detail = strcmp(bad, "id") == 0 ? "malformed id: expected a UUID"
+                                           : "malformed path parameter: expected a UUID";
+    }
+    if (!status && strcmp(r->match.route->service, "gateway") == 0)
+        return s_metrics(r);
+    if (!status && strcmp(r->match.route->service, "hub") == 0) {
+        status = 503;
+        r->detail = "no data-plane hub is configured";
+    }
+    if (!status)
+        status = s_submit(r);
+    return status ? s_problem(r, status, r->detail) : MHD_YES;
+}
+
+/* ---- replies from the broker (front thread) ------------------------------------------ */
+
+static void s_store_reply(gw_request_t *r, const void *data, size_t len)
+{
+    pr_reply_t rep;
+    char err[128];
+    if (pr_reply_decode(data, len, &rep, err, sizeof err) != 0) {
+        cm_log(CM_LOG_ERROR, r->rid, "bad reply envelope: %s", err);
+        r->status = 500;
+        r->detail = "the service sent a malformed reply";
+        pr_reply_clear(&rep);
+        return;
+    }
+    r->status = rep.status;
+    r->content_type = rep.content_type ? strdup(rep.content_type) : NULL;
+    gw_buf_append(&r->reply, rep.body, rep.body_len);
+    size_t need = 0;
+    for (size_t i = 0; i < rep.nheaders; i++)
+        need += strlen(rep.headers[i].key) + strlen(rep.headers[i].val) + 2;
+    r->header_store = malloc(need + 1);
+    char *at = r->header_store;
+    for (size_t i = 0; at && i < rep.nheaders; i++) {
+        r->headers[i].key = strcpy(at, rep.headers[i].key);
+        at += strlen(at) + 1;
+        r->headers[i].val = strcpy(at, rep.headers[i].val);
+        at += strlen(at) + 1;
+        r->nheaders++;
+    }
+    pr_reply_clear(&rep);
+}
+
+static void s_done(void *arg, int nak, const void *reply, size_t len)
+{
+    gw_request_t *r = arg;
+    if (nak) {
+        r->status = nak;
+        r->detail = nak == 504 ? "the service did not answer in time"
+                               : "no worker is available for this service";
+    } else {
+        s_store_reply(r, reply, len);
+    }
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result s_respond(gw_request_t *r)
+{
+    r->suspended = false;
+    if (r->detail && !r->reply.len)
+        return s_problem(r, r->status, r->detail);
+    void *body = r->reply.data;
+    size_t len = r->reply.len;
+    r->reply = (gw_buf_t) { 0 };
+    return s_send(r, r->status, r->content_type, body, len);
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+static enum MHD_Result s_metrics(gw_request_t *r)
+{
+    gw_http_t *h = r->http;
+    char *out = malloc(1024);
+    if (!out)
+        return MHD_NO;
+    int n = snprintf(out, 1024,
+                     "# TYPE barbacane_http_responses_total counter\n"
+                     "barbacane_http_responses_total{class=\"2xx\"} %lu\n"
+                     "barbacane_http_responses_total{class=\"3xx\"} %lu\n"
+                     "barbacane_http_responses_total{class=\"4xx\"} %lu\n"
+                     "barbacane_http_responses_total{class=\"5xx\"} %lu\n"
+                     "# TYPE barbacane_http_pending_requests gauge\n"
+                     "barbacane_http_pending_requests %zu\n",
+                     atomic_load(&h->by_class[2]), atomic_load(&h->by_class[3]),
+                     atomic_load(&h->by_class[4]), atomic_load(&h->by_class[5]),
+                     gw_front_pending(h->front));
+    return s_send(r, 200, "text/plain; version=0.0.4", out, (size_t) n);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------------------- */
+
+static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void) version;
+    gw_request_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        r->http = cls;
+        r->conn = conn;
+        r->started_ms = cm_mono_ms();
+        r->url = strdup(url ? url : "/");
+        snprintf(r->method, sizeof r->method, "%s", method);
+        s_request_id(r);
+        int early = s_begin(r);
+        return early < 0 ? MHD_YES : (enum MHD_Result) early;
+    }
+    if (r->replied)
+        return MHD_YES;
+    if (r->status)
+        return s_respond(r);
+    if (*upload_size) {
+        gw_body_consume(r, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->suspended)
+        return MHD_YES;
+    return s_finish(r);
+}
+
+static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void) cls;
+    (void) conn;
+    (void) toe;
+    gw_request_t *r = *con_cls;
+    if (!r)
+        return;
+    gw_body_free(r);
+    free(r->reply.data);
+    free(r->content_type);
+    free(r->header_store);
+    free(r->url);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void) cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    cm_log(CM_LOG_WARN, NULL, "http: %s", msg);
+}
+
+gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front)
+{
+    gw_http_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->args = *args;
+    self->front = front;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) args->port) };
+    if (inet_pton(AF_INET, args->bind, &sa.sin_addr) != 1) {
+        cm_error("http-bind '%s' is not an IPv4 address", args->bind);
+        free(self);
+        return NULL;
+    }
+    self->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+            | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+        (uint16_t) args->port, NULL, NULL, s_access, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) (args->threads > 0 ? args->threads : 1),
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned) 1024,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        cm_error("cannot listen on %s:%d", args->bind, args->port);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void gw_http_quiesce(gw_http_t *self)
+{
+    if (self && self->daemon)
+        MHD_quiesce_daemon(self->daemon);
+}
+
+void gw_http_destroy(gw_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    MHD_stop_daemon((*self_p)->daemon);
+    free(*self_p);
+    *self_p = NULL;
+}

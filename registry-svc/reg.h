@@ -1,0 +1,53 @@
+/* registry-svc: the context every handler gets, the reply it fills, and the helpers that
+ * turn domain outcomes into HTTP statuses in one place. */
+#ifndef REG_H
+#define REG_H
+#include <czmq.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include "cm_db.h"
+#include "pr_envelope.h"
+
+typedef struct {
+    cm_db_t *db;
+    zsock_t *pub;            /* events to the proxy */
+} reg_ctx_t;
+
+typedef struct {
+    pr_reply_t rep;          /* what goes back to the gateway */
+    char *body;              /* owned body bytes (rep.body points here) */
+    char hstore[2048];       /* owned header strings (rep.headers point here) */
+    size_t hused;
+} reg_out_t;
+
+typedef void (reg_handler_fn)(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+
+/* Replies: each sets status, content type and body (taking ownership where noted). */
+void reg_reply_json(reg_out_t *out, int status, json_t *doc /* stolen */);
+void reg_reply_text(reg_out_t *out, int status, const char *ctype, const char *text, size_t len);
+void reg_reply_empty(reg_out_t *out, int status);
+void reg_problem(reg_out_t *out, const pr_request_t *req, int status, const char *detail);
+void reg_problem_errors(reg_out_t *out, const pr_request_t *req, int status, const char *detail,
+                        json_t *errors /* stolen */);
+/* Maps a failed database result to 409 (unique), 503 (connection) or 500, logging it. */
+void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res);
+void reg_header(reg_out_t *out, const char *key, const char *val);
+void reg_out_free(reg_out_t *out);
+
+/* Copies path parameter name into id when it is a UUID; else answers 400 and returns false. */
+bool reg_path_uuid(const pr_request_t *req, reg_out_t *out, const char *name, char id[37]);
+/* Parses the JSON object body; NULL after answering 400. Caller owns the result. */
+json_t *reg_body_object(const pr_request_t *req, reg_out_t *out);
+/* A single-row, single-column text result as the reply body with status; 404 when no row. */
+void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
+                   const char *missing);
+
+/* Operations. */
+void reg_health(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_project_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_project_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_project_update(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+
+#endif

@@ -1,0 +1,131 @@
+/* barbacane-registry: a broker worker serving projects, specs, plugins, API keys, init and
+ * data-plane views from PostgreSQL. Owns the database connection, the worker and the publisher. */
+#include "reg.h"
+#include "cm_config.h"
+#include "cm_log.h"
+#include "cm_util.h"
+#include "pr_event.h"
+#include "pr_worker.h"
+#include <stddef.h>
+#include <string.h>
+
+typedef struct {
+    const char *database_url, *broker, *events, *instance, *log_level;
+    long heartbeat_ms, liveness, db_wait_ms;
+    bool migrate_only;
+} reg_config_t;
+
+#define O(name, type, def, field, help, alt) { name, type, def, offsetof(reg_config_t, field), help, alt }
+static const cm_opt_t s_opts[] = {
+    O("database-url", CM_OPT_STR, "", database_url, "PostgreSQL conninfo or URL", "DATABASE_URL"),
+    O("broker", CM_OPT_STR, "tcp://127.0.0.1:5555", broker, "broker endpoint", NULL),
+    O("events", CM_OPT_STR, "tcp://127.0.0.1:5556", events, "event proxy XSUB endpoint", NULL),
+    O("heartbeat-ms", CM_OPT_INT, "1000", heartbeat_ms, "heartbeat interval", NULL),
+    O("liveness", CM_OPT_INT, "3", liveness, "missed heartbeats before reconnecting", NULL),
+    O("db-wait-ms", CM_OPT_INT, "30000", db_wait_ms, "how long to retry the first connection", NULL),
+    O("migrate-only", CM_OPT_BOOL, "false", migrate_only, "apply migrations and exit", NULL),
+    O("instance", CM_OPT_STR, "", instance, "instance name in logs", NULL),
+    O("log-level", CM_OPT_STR, "info", log_level, "debug, info, warn or error", NULL),
+};
+#undef O
+
+static const struct {
+    const char *op;
+    reg_handler_fn *fn;
+} s_handlers[] = {
+    { "health", reg_health },
+    { "project.list", reg_project_list },
+    { "project.create", reg_project_create },
+    { "project.get", reg_project_get },
+    { "project.update", reg_project_update },
+    { "project.delete", reg_project_delete },
+};
+
+void reg_health(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    if (!cm_db_ping(ctx->db)) {
+        reg_problem(out, req, 503, "the database is unreachable");
+        return;
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:{s:s}}", "status", "healthy", "version", BB_VERSION,
+                            "checks", "database", "ok");
+    reg_reply_json(out, 200, doc);
+}
+
+static void s_dispatch(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
+        if (strcmp(s_handlers[i].op, req->op) == 0) {
+            s_handlers[i].fn(ctx, req, out);
+            cm_db_rollback(ctx->db);  /* a handler that failed mid-transaction leaves none */
+            return;
+        }
+    reg_problem(out, req, 503, "this operation is not available yet");
+}
+
+static void s_serve(reg_ctx_t *ctx, pr_worker_t *w, zframe_t *frame)
+{
+    pr_request_t req;
+    reg_out_t out = { 0 };
+    char err[160];
+    int64_t t0 = cm_mono_ms();
+    if (pr_request_decode(zframe_data(frame), zframe_size(frame), &req, err, sizeof err) != 0) {
+        cm_warn("rejecting malformed envelope: %s", err);
+        pr_request_t blank = { .rid = "", .uri = "" };
+        reg_problem(&out, &blank, 400, "malformed request envelope");
+    } else {
+        s_dispatch(ctx, &req, &out);
+    }
+    out.rep.content_type = out.rep.content_type;
+    size_t len = 0;
+    unsigned char *bytes = pr_reply_encode(&out.rep, &len);
+    if (bytes)
+        pr_worker_send(w, bytes, len);
+    cm_log_op(CM_LOG_INFO, req.rid, req.op, "status=%d ms=%lld", out.rep.status,
+              (long long) (cm_mono_ms() - t0));
+    free(bytes);
+    reg_out_free(&out);
+    pr_request_clear(&req);
+}
+
+int main(int argc, char **argv)
+{
+    reg_config_t c;
+    int rc = cm_config_parse(s_opts, sizeof s_opts / sizeof s_opts[0], &c, argc, argv,
+                             "registry service of the Barbacane control plane");
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    cm_log_init("registry", c.instance, c.log_level);
+    reg_ctx_t ctx = { 0 };
+    ctx.db = cm_db_new(c.database_url, (int) c.db_wait_ms);
+    if (!ctx.db) {
+        cm_error("no database connection; giving up");
+        return 1;
+    }
+    if (cm_db_migrate(ctx.db) != 0) {
+        cm_db_destroy(&ctx.db);
+        return 1;
+    }
+    if (c.migrate_only) {
+        cm_db_destroy(&ctx.db);
+        return 0;
+    }
+    ctx.pub = pr_event_pub_new(c.events);
+    pr_worker_t *w = pr_worker_new(c.broker, "registry", (int) c.heartbeat_ms, (int) c.liveness);
+    if (!w || !ctx.pub) {
+        cm_error("cannot reach the broker or event proxy endpoints");
+        return 1;
+    }
+    zframe_t *frame;
+    while (!zsys_interrupted) {
+        if ((frame = pr_worker_recv(w, -1)) != NULL) {
+            s_serve(&ctx, w, frame);
+            zframe_destroy(&frame);
+        }
+    }
+    cm_info("shutting down");
+    pr_worker_destroy(&w);
+    zsock_destroy(&ctx.pub);
+    cm_db_destroy(&ctx.db);
+    return 0;
+}

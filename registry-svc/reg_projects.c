@@ -1,0 +1,148 @@
+/* Projects: the five contract operations. Rows are rendered to JSON by PostgreSQL
+ * (bb_project_json) so the reply is the database's text, untouched. */
+#include "reg.h"
+#include "cm_log.h"
+#include "cm_util.h"
+#include "pr_event.h"
+#include <ctype.h>
+#include <string.h>
+
+#define REG_NAME_MAX 200
+#define REG_DESC_MAX 4096
+
+static bool s_blank(const char *s)
+{
+    for (; *s; s++)
+        if (!isspace((unsigned char) *s))
+            return false;
+    return true;
+}
+
+/* Validates an optional "name" member; *name stays NULL when absent. */
+static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool required,
+                   const char **name)
+{
+    json_t *v = json_object_get(doc, "name");
+    *name = NULL;
+    if (!v && !required)
+        return true;
+    if (!json_is_string(v) || s_blank(json_string_value(v))) {
+        reg_problem(out, req, 400, "name is required and must be a non-blank string");
+        return false;
+    }
+    if (json_string_length(v) > REG_NAME_MAX || strlen(json_string_value(v)) != json_string_length(v)) {
+        reg_problem(out, req, 400, "name must be at most 200 characters without NUL");
+        return false;
+    }
+    *name = json_string_value(v);
+    return true;
+}
+
+/* Validates an optional "description" member: a string or null. *present says if given. */
+static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, bool *present,
+                          const char **desc)
+{
+    json_t *v = json_object_get(doc, "description");
+    *present = v != NULL;
+    *desc = NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v) || json_string_length(v) > REG_DESC_MAX
+        || strlen(json_string_value(v)) != json_string_length(v)) {
+        reg_problem(out, req, 400, "description must be a string of at most 4096 characters or null");
+        return false;
+    }
+    *desc = json_string_value(v);
+    return true;
+}
+
+void reg_project_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    PGresult *res = cm_db_exec(ctx->db,
+        "SELECT coalesce(json_agg(bb_project_json(p) ORDER BY p.created_at, p.id), '[]')::text"
+        " FROM projects p", 0, NULL, NULL, NULL);
+    reg_reply_row(out, req, res, 200, "no projects");
+    PQclear(res);
+}
+
+void reg_project_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char id[37];
+    if (!reg_path_uuid(req, out, "projectId", id))
+        return;
+    const char *vals[] = { id };
+    PGresult *res = cm_db_exec(ctx->db,
+        "SELECT bb_project_json(p)::text FROM projects p WHERE p.id = $1", 1, vals, NULL, NULL);
+    reg_reply_row(out, req, res, 200, "project not found");
+    PQclear(res);
+}
+
+void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    json_t *doc = reg_body_object(req, out);
+    const char *name, *desc;
+    bool has_desc;
+    if (!doc || !s_name(req, out, doc, true, &name) || !s_description(req, out, doc, &has_desc, &desc)) {
+        json_decref(doc);
+        return;
+    }
+    const char *vals[] = { name, desc };
+    PGresult *res = cm_db_exec(ctx->db,
+        "INSERT INTO projects (name, description) VALUES ($1, $2)"
+        " RETURNING bb_project_json(projects)::text, id::text", 2, vals, NULL, NULL);
+    reg_reply_row(out, req, res, 201, "project not found");
+    if (out->rep.status == 201) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "/projects/%s", PQgetvalue(res, 0, 1));
+        reg_header(out, "Location", loc);
+    }
+    PQclear(res);
+    json_decref(doc);
+}
+
+void reg_project_update(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char id[37];
+    if (!reg_path_uuid(req, out, "projectId", id))
+        return;
+    json_t *doc = reg_body_object(req, out);
+    const char *name, *desc;
+    bool has_desc;
+    if (!doc || !s_name(req, out, doc, false, &name) || !s_description(req, out, doc, &has_desc, &desc)) {
+        json_decref(doc);
+        return;
+    }
+    const char *vals[] = { id, name ? "t" : "f", name, has_desc ? "t" : "f", desc };
+    PGresult *res = cm_db_exec(ctx->db,
+        "UPDATE projects SET"
+        "  name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
+        "  description = CASE WHEN $4::boolean THEN $5 ELSE description END,"
+        "  updated_at = CASE WHEN $2::boolean OR $4::boolean THEN now() ELSE updated_at END"
+        " WHERE id = $1 RETURNING bb_project_json(projects)::text", 5, vals, NULL, NULL);
+    reg_reply_row(out, req, res, 200, "project not found");
+    PQclear(res);
+    json_decref(doc);
+}
+
+void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char id[37];
+    if (!reg_path_uuid(req, out, "projectId", id))
+        return;
+    const char *vals[] = { id, req->rid, req->principal };
+    PGresult *res = cm_db_exec(ctx->db,
+        "WITH d AS (DELETE FROM projects WHERE id = $1 RETURNING id),"
+        " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
+        "       SELECT $2, $3, 'project.delete', id::text FROM d)"
+        " SELECT id FROM d", 3, vals, NULL, NULL);
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (PQntuples(res) == 0)
+        reg_problem(out, req, 404, "project not found");
+    else {
+        reg_reply_empty(out, 204);
+        pr_kv_t ev[] = { { "project_id", id } };
+        pr_event_publish(ctx->pub, PR_EV_PROJECT_DELETED, ev, 1);
+    }
+    PQclear(res);
+}

@@ -1,0 +1,125 @@
+/* registry-svc replies: JSON and problem bodies, headers, and the one table that maps
+ * database failures to statuses. Owns nothing beyond each reg_out_t it fills. */
+#include "reg.h"
+#include "cm_log.h"
+#include "cm_problem.h"
+#include "cm_util.h"
+#include <string.h>
+
+static void s_set(reg_out_t *out, int status, const char *ctype, char *body, size_t len)
+{
+    free(out->body);
+    out->body = body;
+    out->rep.status = status;
+    out->rep.content_type = ctype;
+    out->rep.body = (const unsigned char *) body;
+    out->rep.body_len = len;
+}
+
+void reg_reply_json(reg_out_t *out, int status, json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!s) {
+        s_set(out, 500, CM_PROBLEM_CT, NULL, 0);
+        return;
+    }
+    s_set(out, status, "application/json", s, strlen(s));
+}
+
+void reg_reply_text(reg_out_t *out, int status, const char *ctype, const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    s_set(out, copy ? status : 500, ctype, copy, copy ? len : 0);
+}
+
+void reg_reply_empty(reg_out_t *out, int status)
+{
+    s_set(out, status, NULL, NULL, 0);
+}
+
+void reg_problem_errors(reg_out_t *out, const pr_request_t *req, int status, const char *detail,
+                        json_t *errors)
+{
+    size_t len = 0;
+    char *s = cm_problem_json(status, detail, req->uri, req->rid, errors, &len);
+    json_decref(errors);
+    s_set(out, status, CM_PROBLEM_CT, s, len);
+}
+
+void reg_problem(reg_out_t *out, const pr_request_t *req, int status, const char *detail)
+{
+    reg_problem_errors(out, req, status, detail, NULL);
+}
+
+void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res)
+{
+    const char *state = cm_db_sqlstate(res);
+    if (strcmp(state, "23505") == 0) {
+        reg_problem(out, req, 409, "a resource with this name already exists");
+        return;
+    }
+    cm_log_op(CM_LOG_ERROR, req->rid, req->op, "database error %s: %s", state,
+              res ? PQresultErrorMessage(res) : "no result");
+    /* class 08 = connection exception, 57P = operator intervention (shutdown) */
+    if (!*state || strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+        reg_problem(out, req, 503, "the database is unavailable");
+    else
+        reg_problem(out, req, 500, "unexpected database error");
+}
+
+void reg_header(reg_out_t *out, const char *key, const char *val)
+{
+    size_t kl = strlen(key) + 1, vl = strlen(val) + 1;
+    if (out->rep.nheaders == PR_MAX_PAIRS || out->hused + kl + vl > sizeof out->hstore)
+        return;
+    char *k = memcpy(out->hstore + out->hused, key, kl);
+    char *v = memcpy(out->hstore + out->hused + kl, val, vl);
+    out->hused += kl + vl;
+    out->rep.headers[out->rep.nheaders++] = (pr_kv_t) { k, v };
+}
+
+void reg_out_free(reg_out_t *out)
+{
+    free(out->body);
+    memset(out, 0, sizeof *out);
+}
+
+bool reg_path_uuid(const pr_request_t *req, reg_out_t *out, const char *name, char id[37])
+{
+    const char *v = pr_kv_get(req->path, req->npath, name);
+    if (cm_uuid_normalize(v, id))
+        return true;
+    reg_problem(out, req, 400, "malformed id: expected a UUID");
+    return false;
+}
+
+json_t *reg_body_object(const pr_request_t *req, reg_out_t *out)
+{
+    json_error_t err;
+    json_t *doc = req->body_len
+                      ? json_loadb((const char *) req->body, req->body_len, JSON_REJECT_DUPLICATES, &err)
+                      : NULL;
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        reg_problem(out, req, 400, "the request body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
+                   const char *missing)
+{
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (PQntuples(res) == 0)
+        reg_problem(out, req, 404, missing);
+    else
+        reg_reply_text(out, status, "application/json", PQgetvalue(res, 0, 0),
+                       (size_t) PQgetlength(res, 0, 0));
+}

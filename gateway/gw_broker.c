@@ -8,7 +8,7 @@
 typedef struct s_service s_service_t;
 
 typedef struct {
-    zframe_t *client, *tag, *env;
+    zframe_t *client, *tag, *env;   /* client is NULL for a local (in-process) request */
     pr_tag_t t;
     s_service_t *service;
     bool answered;            /* a NAK went out; a late reply is dropped */
@@ -17,7 +17,7 @@ typedef struct {
 struct s_service {
     char *name;
     zlistx_t *queue;          /* s_req_t*, arrival order */
-    zlistx_t *idle;           /* s_worker_t*, least recently used first */
+    zlistx_t *idle;           /* s_worker_t* with credit left, least recently used first */
     size_t nworkers;
 };
 
@@ -26,16 +26,20 @@ typedef struct {
     zframe_t *identity;
     s_service_t *service;
     int64_t expiry;
-    void *idle_handle;        /* cursor in service->idle while idle */
-    s_req_t *busy;            /* request being served */
+    void *idle_handle;        /* cursor in service->idle while it has credit left */
+    zlistx_t *inflight;       /* s_req_t* handed to it and not answered yet */
+    size_t credit;            /* requests it accepts at once (READY announces it) */
 } s_worker_t;
 
-typedef struct {
+struct gw_broker {
     zsock_t *router;
     zhashx_t *services, *workers;
     int hb_ms, liveness;
     int64_t heartbeat_at;
-} s_broker_t;
+    gw_broker_local_fn *local;
+    void *local_arg;
+};
+typedef gw_broker_t s_broker_t;
 
 /* ---- requests ------------------------------------------------------------------------ */
 
@@ -60,6 +64,10 @@ static void s_sendm_byte(zsock_t *sock, int byte)
 static void s_to_client(s_broker_t *b, s_req_t *req, int cmd, const void *payload, size_t len)
 {
     zsock_t *r = b->router;
+    if (!req->client) {
+        b->local(b->local_arg, req->t.cid, cmd, payload, len);
+        return;
+    }
     zframe_send(&req->client, r, ZFRAME_MORE | ZFRAME_REUSE);
     zstr_sendm(r, PR_MDPC);
     s_sendm_byte(r, cmd);
@@ -123,15 +131,15 @@ static void s_worker_delete(s_broker_t *b, s_worker_t *w, bool tell)
     s_service_t *s = w->service;
     if (tell)
         s_send_worker(b, w, PR_W_DISCONNECT);
-    if (w->busy) {
-        s_nak(b, w->busy, 503);
-        s_req_destroy(&w->busy);
+    s_req_t *req;
+    while ((req = zlistx_detach(w->inflight, NULL))) {
+        s_nak(b, req, 503);
+        s_req_destroy(&req);
     }
     if (s) {
         if (w->idle_handle)
             zlistx_delete(s->idle, w->idle_handle);
         if (--s->nworkers == 0) {
-            s_req_t *req;
             while ((req = zlistx_detach(s->queue, NULL))) {
                 s_nak(b, req, 503);
                 s_req_destroy(&req);
@@ -146,16 +154,24 @@ static void s_worker_free(void **item)
 {
     s_worker_t *w = *item;
     zframe_destroy(&w->identity);
-    s_req_destroy(&w->busy);
+    s_req_t *req;
+    while ((req = zlistx_detach(w->inflight, NULL)))
+        s_req_destroy(&req);
+    zlistx_destroy(&w->inflight);
     free(w->key);
     free(w);
     *item = NULL;
 }
 
-static void s_idle(s_broker_t *b, s_worker_t *w)
+static void s_alive(s_broker_t *b, s_worker_t *w)
 {
     w->expiry = cm_mono_ms() + (int64_t) b->hb_ms * b->liveness;
-    if (!w->idle_handle)
+}
+
+/* Puts w back among the workers that can take a request, if it has credit left. */
+static void s_idle(s_worker_t *w)
+{
+    if (!w->idle_handle && zlistx_size(w->inflight) < w->credit)
         w->idle_handle = zlistx_add_end(w->service->idle, w);
 }
 
@@ -166,7 +182,10 @@ static bool s_send_request(s_broker_t *b, s_worker_t *w, s_req_t *req)
         return false; /* EHOSTUNREACH under ROUTER_MANDATORY */
     zstr_sendm(b->router, PR_MDPW);
     s_sendm_byte(b->router, PR_W_REQUEST);
-    zframe_send(&req->client, b->router, ZFRAME_MORE | ZFRAME_REUSE);
+    if (req->client)
+        zframe_send(&req->client, b->router, ZFRAME_MORE | ZFRAME_REUSE);
+    else
+        zmq_send(zsock_resolve(b->router), "", 0, ZMQ_SNDMORE);
     zframe_send(&req->tag, b->router, ZFRAME_MORE | ZFRAME_REUSE);
     zframe_send(&req->env, b->router, 0);   /* consumed: the worker has it now */
     return true;
@@ -190,11 +209,25 @@ static void s_dispatch(s_broker_t *b, s_service_t *s)
             continue;
         }
         zlistx_detach(s->queue, NULL);
-        w->busy = req;
+        zlistx_add_end(w->inflight, req);
+        s_idle(w);  /* to the back of the line: requests spread over workers */
     }
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
+
+/* Queues req for service, or answers 503 when nobody can serve it. */
+static void s_enqueue(s_broker_t *b, s_req_t *req, const char *service)
+{
+    req->service = s_service(b, service);
+    if (req->service->nworkers == 0 || zlistx_size(req->service->queue) >= PR_QUEUE_MAX) {
+        s_nak(b, req, 503);
+        s_req_destroy(&req);
+        return;
+    }
+    zlistx_add_end(req->service->queue, req);
+    s_dispatch(b, req->service);
+}
 
 static void s_client_msg(s_broker_t *b, zframe_t *sender, zmsg_t *msg)
 {
@@ -214,20 +247,16 @@ static void s_client_msg(s_broker_t *b, zframe_t *sender, zmsg_t *msg)
         free(service);
         return;
     }
-    req->service = s_service(b, service);
+    s_enqueue(b, req, service);
     free(service);
-    if (req->service->nworkers == 0 || zlistx_size(req->service->queue) >= PR_QUEUE_MAX) {
-        s_nak(b, req, 503);
-        s_req_destroy(&req);
-        return;
-    }
-    zlistx_add_end(req->service->queue, req);
-    s_dispatch(b, req->service);
 }
 
 static void s_worker_ready(s_broker_t *b, zframe_t *sender, const char *key, zmsg_t *msg)
 {
     char *service = zmsg_popstr(msg);
+    char *credit = zmsg_popstr(msg);   /* optional: how many requests it takes at once */
+    long n = credit ? strtol(credit, NULL, 10) : 1;
+    free(credit);
     if (!service || !*service || strlen(service) >= 64 || strncmp(service, "mmi.", 4) == 0) {
         cm_warn("dropping READY with a bad service name");
         free(service);
@@ -239,26 +268,40 @@ static void s_worker_ready(s_broker_t *b, zframe_t *sender, const char *key, zms
     w->identity = sender;
     w->service = s_service(b, service);
     w->service->nworkers++;
+    w->inflight = zlistx_new();
+    w->credit = n >= 1 && n <= PR_MAX_CREDIT ? (size_t) n : 1;
     zhashx_insert(b->workers, key, w);
     cm_info("worker %s ready for '%s' (%zu workers)", key, service, w->service->nworkers);
     free(service);
-    s_idle(b, w);
+    s_alive(b, w);
+    s_idle(w);
     s_dispatch(b, w->service);
+}
+
+static s_req_t *s_inflight_take(s_worker_t *w, const zframe_t *tag)
+{
+    pr_tag_t t;
+    if (!tag || pr_tag_unpack(zframe_data((zframe_t *) tag), zframe_size((zframe_t *) tag), &t))
+        return NULL;
+    for (s_req_t *req = zlistx_first(w->inflight); req; req = zlistx_next(w->inflight))
+        if (req->t.cid == t.cid && req->t.deadline_ms == t.deadline_ms)
+            return zlistx_detach_cur(w->inflight);
+    return NULL;
 }
 
 static void s_worker_reply(s_broker_t *b, s_worker_t *w, zmsg_t *msg)
 {
     zframe_t *client = zmsg_pop(msg), *tag = zmsg_pop(msg), *rep = zmsg_pop(msg);
-    s_req_t *req = w->busy;
+    s_req_t *req = s_inflight_take(w, tag);
     if (req && rep && zmsg_size(msg) == 0 && !req->answered) {
         s_to_client(b, req, PR_C_FINAL, zframe_data(rep), zframe_size(rep));
         req->answered = true;
     }
-    s_req_destroy(&w->busy);
+    s_req_destroy(&req);
     zframe_destroy(&client);
     zframe_destroy(&tag);
     zframe_destroy(&rep);
-    s_idle(b, w);
+    s_idle(w);
     s_dispatch(b, w->service);
 }
 
@@ -280,9 +323,10 @@ static void s_worker_msg(s_broker_t *b, zframe_t *sender, zmsg_t *msg)
             zmq_send(zsock_resolve(b->router), &(unsigned char) { PR_W_DISCONNECT }, 1, 0);
         }
     } else if (cmd == PR_W_REPLY) {
+        s_alive(b, w);
         s_worker_reply(b, w, msg);
     } else if (cmd == PR_W_HEARTBEAT) {
-        w->expiry = cm_mono_ms() + (int64_t) b->hb_ms * b->liveness;
+        s_alive(b, w);
     } else {
         s_worker_delete(b, w, cmd != PR_W_DISCONNECT); /* DISCONNECT, or a protocol error */
     }
@@ -326,11 +370,14 @@ static void s_tick(s_broker_t *b)
     bool beat = mono >= b->heartbeat_at;
     zlistx_t *dead = zlistx_new();
     for (s_worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
-        if (w->expiry < mono)
+        if (w->expiry < mono) {
             zlistx_add_end(dead, w);
-        else if (w->busy && w->busy->t.deadline_ms && w->busy->t.deadline_ms <= wall)
-            s_nak(b, w->busy, 504);
-        else if (beat && !w->busy)
+            continue;
+        }
+        for (s_req_t *req = zlistx_first(w->inflight); req; req = zlistx_next(w->inflight))
+            if (req->t.deadline_ms && req->t.deadline_ms <= wall)
+                s_nak(b, req, 504);
+        if (beat)
             s_send_worker(b, w, PR_W_HEARTBEAT);
     }
     for (s_worker_t *w = zlistx_first(dead); w; w = zlistx_next(dead)) {
@@ -344,67 +391,88 @@ static void s_tick(s_broker_t *b)
         b->heartbeat_at = mono + b->hb_ms;
 }
 
-/* ---- actor --------------------------------------------------------------------------- */
+/* ---- object ------------------------------------------------------------------------- */
 
-static int s_bind(s_broker_t *b, const gw_broker_args_t *a)
+gw_broker_t *gw_broker_new(const char *endpoint, int heartbeat_ms, int liveness,
+                           gw_broker_local_fn *local, void *local_arg)
 {
+    gw_broker_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->hb_ms = heartbeat_ms > 0 ? heartbeat_ms : PR_HEARTBEAT_MS;
+    b->liveness = liveness > 0 ? liveness : PR_LIVENESS;
+    b->local = local;
+    b->local_arg = local_arg;
+    b->services = zhashx_new();
+    b->workers = zhashx_new();
+    zhashx_set_destructor(b->services, s_service_free);
+    zhashx_set_destructor(b->workers, s_worker_free);
     b->router = zsock_new(ZMQ_ROUTER);
-    if (!b->router)
-        return -1;
+    if (!b->router || !b->services || !b->workers) {
+        gw_broker_destroy(&b);
+        return NULL;
+    }
     zsock_set_router_mandatory(b->router, 1);
     zsock_set_sndhwm(b->router, 0);
     zsock_set_rcvhwm(b->router, 0);
     zsock_set_linger(b->router, 0);
-    if (a->bind && *a->bind && zsock_bind(b->router, "%s", a->bind) < 0) {
-        cm_error("broker cannot bind %s: %s", a->bind, zmq_strerror(zmq_errno()));
-        return -1;
+    if (zsock_bind(b->router, "%s", endpoint) < 0) {
+        cm_error("broker cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        gw_broker_destroy(&b);
+        return NULL;
     }
-    if (a->inproc && zsock_bind(b->router, "%s", a->inproc) < 0)
-        return -1;
-    return 0;
+    b->heartbeat_at = cm_mono_ms() + b->hb_ms;
+    cm_info("broker bound at %s", endpoint);
+    return b;
 }
 
-void gw_broker_actor(zsock_t *pipe, void *args)
+void gw_broker_destroy(gw_broker_t **self_p)
 {
-    gw_broker_args_t *a = args;
-    s_broker_t b = { .hb_ms = a->heartbeat_ms, .liveness = a->liveness };
-    b.services = zhashx_new();
-    b.workers = zhashx_new();
-    zhashx_set_destructor(b.services, s_service_free);
-    zhashx_set_destructor(b.workers, s_worker_free);
-    int rc = s_bind(&b, a);
-    if (rc == 0)
-        cm_info("broker bound at %s", a->bind && *a->bind ? a->bind : "(in-process only)");
-    a->bound = rc == 0;
-    zsock_signal(pipe, rc == 0 ? 0 : 1);
-    b.heartbeat_at = cm_mono_ms() + b.hb_ms;
-    int64_t next_tick = cm_mono_ms() + 100;
-    while (rc == 0) {
-        zmq_pollitem_t items[] = { { zsock_resolve(b.router), 0, ZMQ_POLLIN, 0 },
-                                   { zsock_resolve(pipe), 0, ZMQ_POLLIN, 0 } };
-        int64_t wait = next_tick - cm_mono_ms();
-        if (zmq_poll(items, 2, wait > 0 ? (long) wait : 0) < 0 && zmq_errno() != EINTR)
+    if (!self_p || !*self_p)
+        return;
+    gw_broker_t *b = *self_p;
+    zhashx_destroy(&b->workers);   /* workers first: they point into services */
+    zhashx_destroy(&b->services);
+    zsock_destroy(&b->router);
+    free(b);
+    *self_p = NULL;
+}
+
+zsock_t *gw_broker_socket(gw_broker_t *self)
+{
+    return self->router;
+}
+
+void gw_broker_drain(gw_broker_t *self)
+{
+    for (int n = 0; n < 1000 && (zsock_events(self->router) & ZMQ_POLLIN); n++) {
+        zmsg_t *msg = zmsg_recv(self->router);
+        if (!msg)
             break;
-        for (int n = 0; n < 1000 && (zsock_events(b.router) & ZMQ_POLLIN); n++) {
-            zmsg_t *msg = zmsg_recv(b.router);
-            if (!msg)
-                break;
-            s_router_msg(&b, msg);
-            zmsg_destroy(&msg);
-        }
-        if (items[1].revents & ZMQ_POLLIN) {
-            char *cmd = zstr_recv(pipe);
-            bool term = !cmd || strcmp(cmd, "$TERM") == 0;
-            free(cmd);
-            if (term)
-                break;
-        }
-        if (cm_mono_ms() >= next_tick) {
-            s_tick(&b);
-            next_tick = cm_mono_ms() + 100;
-        }
+        s_router_msg(self, msg);
+        zmsg_destroy(&msg);
     }
-    zhashx_destroy(&b.workers);
-    zhashx_destroy(&b.services);
-    zsock_destroy(&b.router);
+}
+
+void gw_broker_tick(gw_broker_t *self)
+{
+    s_tick(self);
+}
+
+void gw_broker_submit(gw_broker_t *self, const char *service, const pr_tag_t *tag,
+                      const void *env, size_t len)
+{
+    s_req_t *req = calloc(1, sizeof *req);
+    unsigned char t[16];
+    pr_tag_pack(tag, t);
+    req->t = *tag;
+    req->tag = zframe_new(t, sizeof t);
+    req->env = zframe_new(env, len);
+    s_enqueue(self, req, service);
+}
+
+size_t gw_broker_workers(gw_broker_t *self, const char *service)
+{
+    s_service_t *s = zhashx_lookup(self->services, service);
+    return s ? s->nworkers : 0;
 }

@@ -1,19 +1,33 @@
 /* The Majordomo-style broker: services, workers, per-service queues in arrival order,
- * heartbeats, deadlines. Runs as a zactor; clients and workers share one ROUTER. */
+ * heartbeats, deadlines. Clients and workers share one ROUTER; the gateway's own HTTP front
+ * is a local client that submits by function call and hears replies through a callback. */
 #ifndef GW_BROKER_H
 #define GW_BROKER_H
 #include <czmq.h>
 #include <stdbool.h>
+#include "pr_mdp.h"
 
-typedef struct {
-    const char *bind;        /* public endpoint, e.g. tcp://127.0.0.1:5555 */
-    const char *inproc;      /* extra in-process endpoint for the local front, or NULL */
-    int heartbeat_ms, liveness;
-    bool bound;              /* written by the actor before it signals */
-} gw_broker_args_t;
+typedef struct gw_broker gw_broker_t;
 
-/* zactor body: zactor_new(gw_broker_actor, &args). Signals 0 on the pipe once bound,
- * -1 when binding failed. Send "$TERM" to stop. args must outlive the actor. */
-void gw_broker_actor(zsock_t *pipe, void *args);
+/* Reply to a local client: cmd is PR_C_FINAL (payload = reply envelope) or PR_C_NAK
+ * (payload = 2-byte status). The payload is borrowed for the call. */
+typedef void (gw_broker_local_fn)(void *arg, uint64_t cid, int cmd, const void *payload,
+                                  size_t len);
+
+/* Binds endpoint; caller owns the result; NULL when binding fails (logged). */
+gw_broker_t *gw_broker_new(const char *endpoint, int heartbeat_ms, int liveness,
+                           gw_broker_local_fn *local, void *local_arg);
+void gw_broker_destroy(gw_broker_t **self_p);
+/* The ROUTER socket, for the caller's poll loop (borrowed). */
+zsock_t *gw_broker_socket(gw_broker_t *self);
+/* Processes every message waiting on the socket. */
+void gw_broker_drain(gw_broker_t *self);
+/* Heartbeats, worker expiry and request deadlines; call about every 100 ms. */
+void gw_broker_tick(gw_broker_t *self);
+/* Queues a local request; env is copied. The local callback fires exactly once for it. */
+void gw_broker_submit(gw_broker_t *self, const char *service, const pr_tag_t *tag,
+                      const void *env, size_t len);
+/* Workers registered for service. */
+size_t gw_broker_workers(gw_broker_t *self, const char *service);
 
 #endif

@@ -8,7 +8,6 @@
 #include "pr_envelope.h"
 #include <arpa/inet.h>
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,17 +16,17 @@ struct gw_http {
     struct MHD_Daemon *daemon;
     gw_front_t *front;
     gw_http_args_t args;
-    atomic_ulong by_class[6];     /* responses by status class 1xx..5xx */
-    atomic_ulong total;
+    unsigned long by_class[6];    /* responses by status class 1xx..5xx */
+    unsigned long total;
 };
 
 /* ---- responses ----------------------------------------------------------------------- */
 
 static void s_count(gw_http_t *h, int status)
 {
-    atomic_fetch_add(&h->total, 1);
+    h->total++;
     if (status >= 100 && status < 600)
-        atomic_fetch_add(&h->by_class[status / 100], 1);
+        h->by_class[status / 100]++;
 }
 
 /* Queues a response taking ownership of body (malloc'd). */
@@ -406,8 +405,7 @@ static enum MHD_Result s_metrics(gw_request_t *r)
                      "barbacane_http_responses_total{class=\"5xx\"} %lu\n"
                      "# TYPE barbacane_http_pending_requests gauge\n"
                      "barbacane_http_pending_requests %zu\n",
-                     atomic_load(&h->by_class[2]), atomic_load(&h->by_class[3]),
-                     atomic_load(&h->by_class[4]), atomic_load(&h->by_class[5]),
+                     h->by_class[2], h->by_class[3], h->by_class[4], h->by_class[5],
                      gw_front_pending(h->front));
     return s_send(r, 200, "text/plain; version=0.0.4", out, (size_t) n);
 }
@@ -489,12 +487,10 @@ gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front)
         return NULL;
     }
     self->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-            | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
         (uint16_t) args->port, NULL, NULL, s_access, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) (args->threads > 0 ? args->threads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
@@ -506,6 +502,23 @@ gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front)
         return NULL;
     }
     return self;
+}
+
+int gw_http_fd(gw_http_t *self)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+long gw_http_timeout_ms(gw_http_t *self)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    return MHD_get_timeout(self->daemon, &ms) == MHD_YES ? (long) ms : -1;
+}
+
+void gw_http_run(gw_http_t *self)
+{
+    MHD_run(self->daemon);
 }
 
 void gw_http_quiesce(gw_http_t *self)

@@ -1,6 +1,5 @@
-/* barbacane-gateway: configuration, signals and the lifetime of the broker, the event
- * proxy, the front bridge and the HTTP daemon, in that order up and in reverse down. */
-#include "gw_broker.h"
+/* barbacane-gateway: configuration, signals, the event proxy, and the one event loop that
+ * drives the HTTP daemon and the broker. Owns the lifetime of all of them. */
 #include "gw_front.h"
 #include "gw_http.h"
 #include "cm_config.h"
@@ -9,12 +8,14 @@
 #include "pr_mdp.h"
 #include <czmq.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <stddef.h>
 
 typedef struct {
     const char *http_bind, *broker_bind, *broker, *events_in_bind, *events_out_bind;
     const char *admin_token, *admin_token_file, *instance, *log_level;
-    long http_port, http_threads, request_timeout_ms, heartbeat_ms, liveness;
+    long http_port, request_timeout_ms, heartbeat_ms, liveness;
     long max_json_body, max_spec_body, max_plugin_body;
     bool insecure_dev;
 } gw_config_t;
@@ -23,7 +24,6 @@ typedef struct {
 static const cm_opt_t s_opts[] = {
     O("http-bind", CM_OPT_STR, "127.0.0.1", http_bind, "IPv4 address the HTTP API listens on"),
     O("http-port", CM_OPT_INT, "9090", http_port, "HTTP port"),
-    O("http-threads", CM_OPT_INT, "2", http_threads, "HTTP event-loop threads"),
     O("broker-bind", CM_OPT_STR, "tcp://127.0.0.1:5555", broker_bind,
       "broker endpoint workers connect to (\"\" = no embedded broker)"),
     O("broker", CM_OPT_STR, "", broker, "external broker to use when broker-bind is \"\""),
@@ -102,15 +102,28 @@ static zactor_t *s_start_proxy(const gw_config_t *c)
     return proxy;
 }
 
-static int s_wait_signal(void)
+/* The one event loop: broker (or DEALER), HTTP and signals, until SIGINT/SIGTERM. */
+static void s_loop(gw_front_t *front, gw_http_t *http, int sigfd)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    return sig;
+    for (;;) {
+        zmq_pollitem_t items[] = { { zsock_resolve(gw_front_socket(front)), 0, ZMQ_POLLIN, 0 },
+                                   { NULL, gw_http_fd(http), ZMQ_POLLIN, 0 },
+                                   { NULL, sigfd, ZMQ_POLLIN, 0 } };
+        long wait = gw_http_timeout_ms(http);
+        if (wait < 0 || wait > 100)
+            wait = 100;
+        if (zmq_poll(items, 3, wait) < 0 && zmq_errno() != EINTR)
+            break;
+        if (items[2].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t) sizeof si)
+                cm_info("signal %u: shutting down", si.ssi_signo);
+            break;
+        }
+        gw_front_process(front);   /* replies -> resumed connections */
+        gw_http_run(http);         /* new requests -> submits; resumed -> responses */
+        gw_front_process(front);   /* answers the submits produced at once (no worker) */
+    }
 }
 
 int main(int argc, char **argv)
@@ -121,7 +134,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     cm_log_init("gateway", c.instance, c.log_level);
-    /* Threads inherit this mask; only the main thread takes signals, via sigwait. */
+    /* Threads (the event proxy) inherit this mask; the loop reads signals from a signalfd. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -132,36 +145,33 @@ int main(int argc, char **argv)
     zsys_init();
 
     gw_http_args_t h = { .bind = c.http_bind, .port = (int) c.http_port,
-                         .threads = (int) c.http_threads, .max_json = c.max_json_body,
+                         .max_json = c.max_json_body,
                          .max_spec = c.max_spec_body, .max_plugin = c.max_plugin_body,
                          .timeout_ms = (int) c.request_timeout_ms };
     if (s_load_tokens(&c, &h) != 0)
         return 2;
-    const char *local = "inproc://gw-broker";
-    gw_broker_args_t b = { c.broker_bind, local, (int) c.heartbeat_ms, (int) c.liveness, false };
-    zactor_t *broker = *c.broker_bind ? zactor_new(gw_broker_actor, &b) : NULL;
-    if (*c.broker_bind && (!broker || !b.bound)) {
-        zactor_destroy(&broker);
-        return 1;
-    }
     if (!*c.broker_bind && !*c.broker) {
         cm_error("either --broker-bind or --broker is needed");
         return 2;
     }
+    int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
     zactor_t *proxy = s_start_proxy(&c);
-    gw_front_t *front = gw_front_new(broker ? local : c.broker, 2000);
+    gw_front_t *front = gw_front_new(c.broker_bind, c.broker, (int) c.heartbeat_ms,
+                                     (int) c.liveness, 2000);
     gw_http_t *http = front ? gw_http_new(&h, front) : NULL;
-    rc = http ? 0 : 1;
-    if (http) {
+    rc = http && sigfd >= 0 ? 0 : 1;
+    if (rc == 0) {
         cm_info("listening on http://%s:%ld (version %s)", c.http_bind, c.http_port, BB_VERSION);
-        int sig = s_wait_signal();
-        cm_info("signal %d: shutting down", sig);
+        s_loop(front, http, sigfd);
     }
     gw_http_quiesce(http);
     gw_front_destroy(&front);   /* answers what is pending, resuming those connections */
+    if (http)
+        gw_http_run(http);      /* writes those answers before the daemon stops */
     gw_http_destroy(&http);
     zactor_destroy(&proxy);
-    zactor_destroy(&broker);
+    if (sigfd >= 0)
+        close(sigfd);
     free(h.token_hashes);
     return rc;
 }

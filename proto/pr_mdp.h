@@ -26,6 +26,7 @@
 
 #define PR_MAX_FRAME (96u * 1024 * 1024)  /* largest envelope accepted (64 MiB plugin + slack) */
 #define PR_QUEUE_MAX 10000                /* queued requests per service before 503 */
+#define PR_MAX_CREDIT 64                  /* requests one worker may hold at once */
 
 /* Every request carries a 16-byte tag frame: correlation id and absolute deadline. */
 typedef struct {

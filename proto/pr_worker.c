@@ -8,18 +8,16 @@
 struct pr_worker {
     char *broker, *service;
     zsock_t *sock;
-    int heartbeat_ms, liveness, lives, backoff_ms;
+    int heartbeat_ms, liveness, lives, backoff_ms, credit;
     int64_t heartbeat_at;
     zframe_t *client, *tag;  /* of the request in progress */
 };
 
-static void s_send_cmd(pr_worker_t *self, int cmd, const char *arg)
+static void s_send_cmd(pr_worker_t *self, int cmd)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, PR_MDPW);
     zmsg_addmem(msg, &(unsigned char) { (unsigned char) cmd }, 1);
-    if (arg)
-        zmsg_addstr(msg, arg);
     zmsg_send(&msg, self->sock);
 }
 
@@ -43,14 +41,19 @@ static int s_connect(pr_worker_t *self)
         cm_error("cannot connect to broker %s", self->broker);
         return -1;
     }
-    s_send_cmd(self, PR_W_READY, self->service);
+    zmsg_t *ready = zmsg_new();
+    zmsg_addstr(ready, PR_MDPW);
+    zmsg_addmem(ready, &(unsigned char) { PR_W_READY }, 1);
+    zmsg_addstr(ready, self->service);
+    zmsg_addstrf(ready, "%d", self->credit);
+    zmsg_send(&ready, self->sock);
     self->lives = self->liveness;
     self->heartbeat_at = cm_mono_ms() + self->heartbeat_ms;
     return 0;
 }
 
 pr_worker_t *pr_worker_new(const char *broker, const char *service, int heartbeat_ms,
-                           int liveness)
+                           int liveness, int credit)
 {
     pr_worker_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -60,6 +63,7 @@ pr_worker_t *pr_worker_new(const char *broker, const char *service, int heartbea
     self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : PR_HEARTBEAT_MS;
     self->liveness = liveness > 0 ? liveness : PR_LIVENESS;
     self->backoff_ms = PR_RECONNECT_MIN_MS;
+    self->credit = credit >= 1 && credit <= PR_MAX_CREDIT ? credit : 1;
     if (!self->broker || !self->service || s_connect(self) != 0) {
         pr_worker_destroy(&self);
         return NULL;
@@ -74,7 +78,7 @@ void pr_worker_destroy(pr_worker_t **self_p)
         return;
     pr_worker_t *self = *self_p;
     if (self->sock)
-        s_send_cmd(self, PR_W_DISCONNECT, NULL);
+        s_send_cmd(self, PR_W_DISCONNECT);
     zsock_destroy(&self->sock);
     zframe_destroy(&self->client);
     zframe_destroy(&self->tag);
@@ -111,7 +115,7 @@ static void s_tick(pr_worker_t *self)
 {
     int64_t now = cm_mono_ms();
     if (now >= self->heartbeat_at) {
-        s_send_cmd(self, PR_W_HEARTBEAT, NULL);
+        s_send_cmd(self, PR_W_HEARTBEAT);
         self->heartbeat_at = now + self->heartbeat_ms;
     }
 }

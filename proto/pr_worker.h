@@ -6,9 +6,10 @@
 
 typedef struct pr_worker pr_worker_t;
 
-/* Connects to broker as a worker of service. Caller owns the result; NULL on failure. */
+/* Connects to broker as a worker of service that accepts up to credit requests at once
+ * (served in order; more credit hides the round trip). Caller owns the result; NULL on failure. */
 pr_worker_t *pr_worker_new(const char *broker, const char *service, int heartbeat_ms,
-                           int liveness);
+                           int liveness, int credit);
 void pr_worker_destroy(pr_worker_t **self_p);
 /* Waits for the next request envelope (caller owns the frame). Returns NULL when
  * interrupted (SIGINT/SIGTERM) or when timeout_ms (>= 0) passed first; -1 waits forever. */

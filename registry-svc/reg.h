@@ -29,6 +29,10 @@ void reg_reply_empty(reg_out_t *out, int status);
 void reg_problem(reg_out_t *out, const pr_request_t *req, int status, const char *detail);
 void reg_problem_errors(reg_out_t *out, const pr_request_t *req, int status, const char *detail,
                         json_t *errors /* stolen */);
+/* 400 with one validation issue in errors[]: code ("required", "invalid"), location (a JSON
+ * pointer into the request body, "" for the whole body) and message. */
+void reg_invalid(reg_out_t *out, const pr_request_t *req, const char *code,
+                 const char *location, const char *message);
 /* Maps a failed database result to 409 (unique), 503 (connection) or 500, logging it. */
 void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res);
 void reg_header(reg_out_t *out, const char *key, const char *val);

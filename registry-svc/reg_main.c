@@ -11,7 +11,7 @@
 
 typedef struct {
     const char *database_url, *broker, *events, *instance, *log_level;
-    long heartbeat_ms, liveness, db_wait_ms;
+    long heartbeat_ms, liveness, db_wait_ms, credit;
     bool migrate_only;
 } reg_config_t;
 
@@ -22,6 +22,7 @@ static const cm_opt_t s_opts[] = {
     O("events", CM_OPT_STR, "tcp://127.0.0.1:5556", events, "event proxy XSUB endpoint", NULL),
     O("heartbeat-ms", CM_OPT_INT, "1000", heartbeat_ms, "heartbeat interval", NULL),
     O("liveness", CM_OPT_INT, "3", liveness, "missed heartbeats before reconnecting", NULL),
+    O("credit", CM_OPT_INT, "8", credit, "requests the broker may queue at this worker", NULL),
     O("db-wait-ms", CM_OPT_INT, "30000", db_wait_ms, "how long to retry the first connection", NULL),
     O("migrate-only", CM_OPT_BOOL, "false", migrate_only, "apply migrations and exit", NULL),
     O("instance", CM_OPT_STR, "", instance, "instance name in logs", NULL),
@@ -76,7 +77,6 @@ static void s_serve(reg_ctx_t *ctx, pr_worker_t *w, zframe_t *frame)
     } else {
         s_dispatch(ctx, &req, &out);
     }
-    out.rep.content_type = out.rep.content_type;
     size_t len = 0;
     unsigned char *bytes = pr_reply_encode(&out.rep, &len);
     if (bytes)
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         return 0;
     }
     ctx.pub = pr_event_pub_new(c.events);
-    pr_worker_t *w = pr_worker_new(c.broker, "registry", (int) c.heartbeat_ms, (int) c.liveness);
+    pr_worker_t *w = pr_worker_new(c.broker, "registry", (int) c.heartbeat_ms, (int) c.liveness,
+                                   (int) c.credit);
     if (!w || !ctx.pub) {
         cm_error("cannot reach the broker or event proxy endpoints");
         return 1;

@@ -27,11 +27,12 @@ static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool re
     if (!v && !required)
         return true;
     if (!json_is_string(v) || s_blank(json_string_value(v))) {
-        reg_problem(out, req, 400, "name is required and must be a non-blank string");
+        reg_invalid(out, req, v ? "invalid" : "required", "/name",
+                    "name is required and must be a non-blank string");
         return false;
     }
     if (json_string_length(v) > REG_NAME_MAX || strlen(json_string_value(v)) != json_string_length(v)) {
-        reg_problem(out, req, 400, "name must be at most 200 characters without NUL");
+        reg_invalid(out, req, "invalid", "/name", "name must be at most 200 characters without NUL");
         return false;
     }
     *name = json_string_value(v);
@@ -49,7 +50,8 @@ static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, 
         return true;
     if (!json_is_string(v) || json_string_length(v) > REG_DESC_MAX
         || strlen(json_string_value(v)) != json_string_length(v)) {
-        reg_problem(out, req, 400, "description must be a string of at most 4096 characters or null");
+        reg_invalid(out, req, "invalid", "/description",
+                    "description must be a string of at most 4096 characters or null");
         return false;
     }
     *desc = json_string_value(v);

@@ -56,6 +56,14 @@ void reg_problem(reg_out_t *out, const pr_request_t *req, int status, const char
     reg_problem_errors(out, req, status, detail, NULL);
 }
 
+void reg_invalid(reg_out_t *out, const pr_request_t *req, const char *code,
+                 const char *location, const char *message)
+{
+    json_t *errors = json_pack("[{s:s, s:s, s:s}]", "code", code, "message", message,
+                               "location", location);
+    reg_problem_errors(out, req, 400, message, errors);
+}
+
 void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res)
 {
     const char *state = cm_db_sqlstate(res);
@@ -106,7 +114,7 @@ json_t *reg_body_object(const pr_request_t *req, reg_out_t *out)
                       : NULL;
     if (!json_is_object(doc)) {
         json_decref(doc);
-        reg_problem(out, req, 400, "the request body must be a JSON object");
+        reg_invalid(out, req, "invalid", "", "the request body must be a JSON object");
         return NULL;
     }
     return doc;

@@ -104,14 +104,14 @@ static int s_prepare(cm_db_t *self, const char *sql, int n)
 }
 
 static PGresult *s_exec_once(cm_db_t *self, const char *sql, int n, const char *const *vals,
-                             const int *lens, const int *fmts)
+                             const int *lens, const int *fmts, int binary)
 {
     int idx = s_prepare(self, sql, n);
     if (idx < 0)
-        return PQexecParams(self->conn, sql, n, NULL, vals, lens, fmts, 0);
+        return PQexecParams(self->conn, sql, n, NULL, vals, lens, fmts, binary);
     char name[16];
     snprintf(name, sizeof name, "s%d", idx);
-    return PQexecPrepared(self->conn, name, n, vals, lens, fmts, 0);
+    return PQexecPrepared(self->conn, name, n, vals, lens, fmts, binary);
 }
 
 /* After a lost connection: reconnect and forget the statements prepared on the old one. */
@@ -127,17 +127,29 @@ static bool s_recover(cm_db_t *self)
     return PQstatus(self->conn) == CONNECTION_OK && !was_tx;
 }
 
-PGresult *cm_db_exec(cm_db_t *self, const char *sql, int n, const char *const *vals,
-                     const int *lens, const int *fmts)
+static PGresult *s_exec(cm_db_t *self, const char *sql, int n, const char *const *vals,
+                        const int *lens, const int *fmts, int binary)
 {
-    PGresult *res = s_exec_once(self, sql, n, vals, lens, fmts);
+    PGresult *res = s_exec_once(self, sql, n, vals, lens, fmts, binary);
     if (!cm_db_ok(res) && s_recover(self)) {
         PQclear(res);
-        res = s_exec_once(self, sql, n, vals, lens, fmts);
+        res = s_exec_once(self, sql, n, vals, lens, fmts, binary);
     }
     if (!res)
         res = PQmakeEmptyPGresult(self->conn, PGRES_FATAL_ERROR);
     return res;
+}
+
+PGresult *cm_db_exec(cm_db_t *self, const char *sql, int n, const char *const *vals,
+                     const int *lens, const int *fmts)
+{
+    return s_exec(self, sql, n, vals, lens, fmts, 0);
+}
+
+PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int n, const char *const *vals,
+                         const int *lens, const int *fmts)
+{
+    return s_exec(self, sql, n, vals, lens, fmts, 1);
 }
 
 int cm_db_run(cm_db_t *self, const char *sql)

@@ -28,6 +28,9 @@ void cm_db_destroy(cm_db_t **self_p);
  * Returns a result the caller must PQclear (never NULL; check cm_db_ok). */
 PGresult *cm_db_exec(cm_db_t *self, const char *sql, int n, const char *const *vals,
                      const int *lens, const int *fmts);
+/* The same with results in binary format (for bytea columns). */
+PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int n, const char *const *vals,
+                         const int *lens, const int *fmts);
 /* True when res is COMMAND_OK or TUPLES_OK. */
 bool cm_db_ok(const PGresult *res);
 /* The SQLSTATE of a failed result ("" when none), borrowed from res. */

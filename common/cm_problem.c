@@ -55,6 +55,8 @@ char *cm_problem_json(int status, const char *detail, const char *instance, cons
         json_object_set_new(o, "detail", json_string(cm_problem_title(status)));
     if (!json_object_get(o, "instance"))
         json_object_set_new(o, "instance", json_string(""));
+    if (!json_object_get(o, "request_id"))
+        json_object_set_new(o, "request_id", json_string(""));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s && len)

@@ -149,6 +149,62 @@ size_t cm_base64url(const unsigned char *in, size_t len, char *out)
     return o;
 }
 
+static int s_b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+long cm_base64url_decode(const char *in, unsigned char *out, size_t cap)
+{
+    size_t n = strlen(in), o = 0;
+    if (n % 4 == 1)
+        return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = s_b64val(in[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap)
+                return -1;
+            out[o++] = (unsigned char) (acc >> bits);
+        }
+    }
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return -1; /* non-canonical trailing bits */
+    return (long) o;
+}
+
+bool cm_url_encode(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        bool plain = isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+        if (o + (plain ? 1 : 3) >= cap)
+            return false;
+        if (plain) {
+            out[o++] = (char) c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return true;
+}
+
 /* Length of the UTF-8 sequence starting at s (at most left bytes), 0 if malformed. */
 static size_t s_utf8_seq(const unsigned char *s, size_t left)
 {

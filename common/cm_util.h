@@ -34,6 +34,10 @@ int cm_random_bytes(void *buf, size_t len);
 bool cm_ct_equal(const void *a, const void *b, size_t len);
 /* Unpadded base64url of in; out needs 4*ceil(len/3)+1 bytes. Returns chars written. */
 size_t cm_base64url(const unsigned char *in, size_t len, char *out);
+/* Decodes unpadded base64url; returns bytes written (out needs 3*len/4+1), -1 when malformed. */
+long cm_base64url_decode(const char *in, unsigned char *out, size_t cap);
+/* Percent-encodes s for a URL query value into out (cap bytes); false when it does not fit. */
+bool cm_url_encode(const char *s, char *out, size_t cap);
 /* True when [s, s+len) is well-formed UTF-8 without NUL bytes. */
 bool cm_utf8_valid(const unsigned char *s, size_t len);
 /* Trims ASCII white space in place; returns s. */

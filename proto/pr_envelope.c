@@ -98,7 +98,7 @@ int pr_msgpack_check(const void *data, size_t len, int max_depth)
         if (items == 0)
             continue;
         /* Every child takes at least one byte: a count larger than what is left is a lie. */
-        if (items > len - pos || top + 1 >= max_depth)
+        if (items > len - pos || top + 1 > max_depth)
             return -1;
         stack[++top] = items;
     }

@@ -46,6 +46,42 @@ json_t *reg_body_object(const pr_request_t *req, reg_out_t *out);
 void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
                    const char *missing);
 
+/* Takes ownership of body (malloc'd). */
+void reg_reply_owned(reg_out_t *out, int status, const char *ctype, char *body, size_t len);
+
+/* ---- lists (reg_list.c) ---- */
+typedef struct {
+    long limit;            /* 0: no limit, the whole list */
+    char limit_text[24];
+    char cursor[512];      /* decoded cursor text */
+    bool has_cursor;
+} reg_page_t;
+typedef bool (reg_cursor_check_fn)(const char *cursor);
+/* Reads ?limit= and ?cursor=; false after answering 400. */
+bool reg_page_parse(const pr_request_t *req, reg_out_t *out, reg_page_t *page,
+                    reg_cursor_check_fn *check);
+/* Cursor shape "<microseconds>,<uuid>" (lists ordered by created_at, id). */
+bool reg_cursor_time_id(const char *cursor);
+/* Runs sql whose rows are (item JSON text, cursor text) in list order. Parameters are
+ * vals[0..n), then $n+1 = cursor (NULL when none) and $n+2 = row limit (NULL when none).
+ * Replies 200 with the JSON array, plus Link rel="next" when more rows remain. */
+void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const char *sql, int n,
+              const char **vals, const reg_page_t *page);
+
+/* ---- idempotency (reg_idem.c) ---- */
+typedef struct {
+    bool active;           /* a key was given and the lock is held */
+    char fingerprint[65];
+    const char *key;
+} reg_idem_t;
+/* Before a mutation: true when the request has been answered from the store (a replay or a
+ * 409); otherwise the handler runs and reg_idem_after must follow. */
+bool reg_idem_before(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, reg_idem_t *st);
+void reg_idem_after(reg_ctx_t *ctx, const pr_request_t *req, const reg_out_t *out,
+                    reg_idem_t *st);
+/* Deletes expired idempotency records. */
+void reg_idem_purge(reg_ctx_t *ctx);
+
 /* Operations. */
 void reg_health(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
 void reg_project_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
@@ -53,5 +89,26 @@ void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
 void reg_project_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
 void reg_project_update(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
 void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+/* True when the project exists; otherwise answers 404 (or the database error). */
+bool reg_project_exists(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out,
+                        const char *id);
+void reg_spec_upload(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_spec_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_spec_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_spec_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_spec_history(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_spec_content(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+bool reg_semver_key(const char *version, char key[600]);
+void reg_plugin_register(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_plugin_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_plugin_versions(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_plugin_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_plugin_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_plugin_download(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_apikey_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_apikey_revoke(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
+void reg_init_generate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out);
 
 #endif

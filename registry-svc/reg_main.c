@@ -5,6 +5,7 @@
 #include "cm_log.h"
 #include "cm_util.h"
 #include "pr_event.h"
+#include "pr_routes.h"
 #include "pr_worker.h"
 #include <stddef.h>
 #include <string.h>
@@ -40,7 +41,33 @@ static const struct {
     { "project.get", reg_project_get },
     { "project.update", reg_project_update },
     { "project.delete", reg_project_delete },
+    { "spec.upload", reg_spec_upload },
+    { "spec.upload_project", reg_spec_upload },
+    { "spec.list", reg_spec_list },
+    { "spec.list_project", reg_spec_list },
+    { "spec.get", reg_spec_get },
+    { "spec.delete", reg_spec_delete },
+    { "spec.history", reg_spec_history },
+    { "spec.content", reg_spec_content },
+    { "plugin.register", reg_plugin_register },
+    { "plugin.list", reg_plugin_list },
+    { "plugin.versions", reg_plugin_versions },
+    { "plugin.get", reg_plugin_get },
+    { "plugin.delete", reg_plugin_delete },
+    { "plugin.download", reg_plugin_download },
+    { "apikey.create", reg_apikey_create },
+    { "apikey.list", reg_apikey_list },
+    { "apikey.revoke", reg_apikey_revoke },
+    { "apikey.rotate", reg_apikey_rotate },
+    { "init.generate", reg_init_generate },
 };
+
+/* Mutations honour Idempotency-Key. */
+static bool s_mutation(const char *op)
+{
+    const pr_route_t *r = pr_route_by_op(op);
+    return r && strcmp(r->method, "GET") != 0;
+}
 
 void reg_health(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
 {
@@ -57,8 +84,13 @@ static void s_dispatch(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
 {
     for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
         if (strcmp(s_handlers[i].op, req->op) == 0) {
+            reg_idem_t idem;
+            if (s_mutation(req->op) && reg_idem_before(ctx, req, out, &idem))
+                return;
             s_handlers[i].fn(ctx, req, out);
             cm_db_rollback(ctx->db);  /* a handler that failed mid-transaction leaves none */
+            if (s_mutation(req->op))
+                reg_idem_after(ctx, req, out, &idem);
             return;
         }
     reg_problem(out, req, 503, "this operation is not available yet");
@@ -118,10 +150,15 @@ int main(int argc, char **argv)
         return 1;
     }
     zframe_t *frame;
+    int64_t purge_at = cm_mono_ms();
     while (!zsys_interrupted) {
-        if ((frame = pr_worker_recv(w, -1)) != NULL) {
+        if ((frame = pr_worker_recv(w, 60000)) != NULL) {
             s_serve(&ctx, w, frame);
             zframe_destroy(&frame);
+        }
+        if (cm_mono_ms() >= purge_at) {   /* expired idempotency records, every 10 minutes */
+            reg_idem_purge(&ctx);
+            purge_at = cm_mono_ms() + 600000;
         }
     }
     cm_info("shutting down");

@@ -60,11 +60,28 @@ static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, 
 
 void reg_project_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
 {
-    PGresult *res = cm_db_exec(ctx->db,
-        "SELECT coalesce(json_agg(bb_project_json(p) ORDER BY p.created_at, p.id), '[]')::text"
-        " FROM projects p", 0, NULL, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "no projects");
+    reg_page_t page;
+    if (!reg_page_parse(req, out, &page, reg_cursor_time_id))
+        return;
+    reg_list(ctx, req, out,
+        "SELECT bb_project_json(p)::text, bb_cursor(p.created_at, p.id) FROM projects p"
+        " WHERE ($1::text IS NULL OR (p.created_at, p.id) > (bb_cursor_ts($1), bb_cursor_id($1)))"
+        " ORDER BY p.created_at, p.id LIMIT $2::bigint", 0, NULL, &page);
+}
+
+bool reg_project_exists(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out,
+                        const char *id)
+{
+    const char *vals[] = { id };
+    PGresult *res = cm_db_exec(ctx->db, "SELECT 1 FROM projects WHERE id = $1", 1, vals, NULL,
+                               NULL);
+    bool found = cm_db_ok(res) && PQntuples(res) == 1;
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (!found)
+        reg_problem(out, req, 404, "project not found");
     PQclear(res);
+    return found;
 }
 
 void reg_project_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)

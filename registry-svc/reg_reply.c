@@ -37,6 +37,11 @@ void reg_reply_text(reg_out_t *out, int status, const char *ctype, const char *t
     s_set(out, copy ? status : 500, ctype, copy, copy ? len : 0);
 }
 
+void reg_reply_owned(reg_out_t *out, int status, const char *ctype, char *body, size_t len)
+{
+    s_set(out, status, ctype, body, len);
+}
+
 void reg_reply_empty(reg_out_t *out, int status)
 {
     s_set(out, status, NULL, NULL, 0);
@@ -69,6 +74,10 @@ void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res)
     const char *state = cm_db_sqlstate(res);
     if (strcmp(state, "23505") == 0) {
         reg_problem(out, req, 409, "a resource with this name already exists");
+        return;
+    }
+    if (strcmp(state, "23503") == 0) {
+        reg_problem(out, req, 409, "the resource is still referenced");
         return;
     }
     cm_log_op(CM_LOG_ERROR, req->rid, req->op, "database error %s: %s", state,

@@ -1,0 +1,312 @@
+/* API keys of a project: create (the key is shown once, only its SHA-256 is stored), list,
+ * revoke (idempotent, announced on apikey.revoked) and rotate with a grace period. */
+#include "reg.h"
+#include "cm_log.h"
+#include "cm_util.h"
+#include "pr_event.h"
+#include <ctype.h>
+#include <string.h>
+#include <time.h>
+
+#define REG_GRACE_MAX 604800
+
+static const char *const s_scopes[] = { "data-plane:connect", "artifacts:read" };
+
+/* Strict RFC 3339 date-time; the instant as Unix seconds. */
+static bool s_rfc3339(const char *s, double *when)
+{
+    struct tm tm = { 0 };
+    int n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+        return false;
+    for (int i = 0; i < 19; i++)
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && !isdigit((unsigned char) s[i]))
+            return false;
+    const char *p = s + 19;
+    double frac = 0;
+    if (*p == '.') {
+        double scale = 0.1;
+        if (!isdigit((unsigned char) *++p))
+            return false;
+        for (; isdigit((unsigned char) *p); p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2])
+               && p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5])) {
+        offset = ((p[1] - '0') * 10 + p[2] - '0') * 3600 + ((p[4] - '0') * 10 + p[5] - '0') * 60;
+        offset = *p == '-' ? -offset : offset;
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31
+        || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    struct tm check = tm, back;
+    time_t t = timegm(&check);
+    gmtime_r(&t, &back);
+    if (tm.tm_sec < 60 && (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon))
+        return false;  /* February 30th and friends: timegm would roll them over */
+    *when = (double) t - (double) offset + frac;
+    return true;
+}
+
+/* Scopes as a PostgreSQL array literal; false after answering 400. */
+static bool s_scopes_literal(const pr_request_t *req, reg_out_t *out, json_t *v, char *lit,
+                             size_t cap)
+{
+    if (!v) {
+        snprintf(lit, cap, "{%s}", s_scopes[0]);
+        return true;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 8) {
+        reg_invalid(out, req, "invalid", "/scopes", "scopes must be a non-empty array of scopes");
+        return false;
+    }
+    size_t at = (size_t) snprintf(lit, cap, "{");
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        bool known = s && (!strcmp(s, s_scopes[0]) || !strcmp(s, s_scopes[1]));
+        if (!known) {
+            reg_invalid(out, req, "invalid", "/scopes",
+                        "unknown scope (known: data-plane:connect, artifacts:read)");
+            return false;
+        }
+        if (!strstr(lit, s))
+            at += (size_t) snprintf(lit + at, cap - at, "%s%s", at > 1 ? "," : "", s);
+    }
+    snprintf(lit + at, cap - at, "}");
+    return true;
+}
+
+/* A fresh key: bbk_ + 43 characters of base64url over 32 CSPRNG bytes, and its SHA-256. */
+static int s_mint(char key[48], unsigned char hash[32])
+{
+    unsigned char raw[32];
+    if (cm_random_bytes(raw, sizeof raw) != 0)
+        return -1;
+    memcpy(key, "bbk_", 4);
+    cm_base64url(raw, sizeof raw, key + 4);
+    cm_sha256(key, strlen(key), hash);
+    return 0;
+}
+
+static bool s_key_name(const pr_request_t *req, reg_out_t *out, json_t *v)
+{
+    const char *s = json_string_value(v);
+    bool blank = true;
+    for (const char *p = s; p && *p; p++)
+        blank &= isspace((unsigned char) *p) != 0;
+    if (!s || blank || json_string_length(v) > 200 || strlen(s) != json_string_length(v)) {
+        reg_invalid(out, req, v ? "invalid" : "required", "/name",
+                    "name is required: a non-blank string of at most 200 characters");
+        return false;
+    }
+    return true;
+}
+
+void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char pid[37], scopes[96], key[48], id[37];
+    unsigned char hash[32];
+    if (!reg_path_uuid(req, out, "projectId", pid))
+        return;
+    json_t *doc = reg_body_object(req, out);
+    if (!doc)
+        return;
+    json_t *exp = json_object_get(doc, "expires_at");
+    double when = 0;
+    if (!s_key_name(req, out, json_object_get(doc, "name"))
+        || !s_scopes_literal(req, out, json_object_get(doc, "scopes"), scopes, sizeof scopes)) {
+        json_decref(doc);
+        return;
+    }
+    if (exp && !json_is_null(exp) && !s_rfc3339(json_string_value(exp), &when))
+        reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be an RFC 3339 date-time");
+    else if (exp && !json_is_null(exp) && when * 1000 <= (double) cm_wall_ms())
+        reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be in the future");
+    else if (s_mint(key, hash) != 0 || cm_uuid_v4(id) != 0)
+        reg_problem(out, req, 500, "no randomness available");
+    else {
+        char prefix[13];
+        memcpy(prefix, key, 12);
+        prefix[12] = 0;
+        const char *vals[] = { pid, id, json_string_value(json_object_get(doc, "name")),
+                               (const char *) hash, prefix, scopes,
+                               json_is_string(exp) ? json_string_value(exp) : NULL, key };
+        int lens[] = { 0, 0, 0, 32, 0, 0, 0, 0 };
+        int fmts[] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+        PGresult *res = cm_db_exec(ctx->db,
+            "INSERT INTO api_keys (id, project_id, name, key_hash, key_prefix, scopes, expires_at)"
+            " SELECT $2, p.id, $3, $4, $5, $6::text[], $7::timestamptz FROM projects p"
+            " WHERE p.id = $1"
+            " RETURNING json_build_object('id', id, 'project_id', project_id, 'name', name,"
+            "   'key', $8::text, 'key_prefix', key_prefix, 'scopes', to_json(scopes),"
+            "   'expires_at', bb_ts(expires_at), 'created_at', bb_ts(created_at))::text",
+            8, vals, lens, fmts);
+        if (strcmp(cm_db_sqlstate(res), "23505") == 0)
+            reg_problem(out, req, 409, "this project already has a live key with that name");
+        else
+            reg_reply_row(out, req, res, 201, "project not found");
+        if (out->rep.status == 201) {
+            char loc[128];
+            snprintf(loc, sizeof loc, "/projects/%s/api-keys/%s", pid, id);
+            reg_header(out, "Location", loc);
+        }
+        PQclear(res);
+    }
+    json_decref(doc);
+}
+
+void reg_apikey_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char pid[37];
+    reg_page_t page;
+    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_project_exists(ctx, req, out, pid)
+        || !reg_page_parse(req, out, &page, reg_cursor_time_id))
+        return;
+    const char *vals[] = { pid };
+    reg_list(ctx, req, out,
+        "SELECT bb_apikey_json(k)::text, bb_cursor(k.created_at, k.id) FROM api_keys k"
+        " WHERE k.project_id = $1"
+        "   AND ($2::text IS NULL OR (k.created_at, k.id) > (bb_cursor_ts($2), bb_cursor_id($2)))"
+        " ORDER BY k.created_at, k.id LIMIT $3::bigint", 1, vals, &page);
+}
+
+void reg_apikey_revoke(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char pid[37], kid[37];
+    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_path_uuid(req, out, "keyId", kid))
+        return;
+    const char *vals[] = { pid, kid };
+    PGresult *res = cm_db_exec(ctx->db,
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
+        " WHERE project_id = $1 AND id = $2 RETURNING id", 2, vals, NULL, NULL);
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (PQntuples(res) == 0)
+        reg_problem(out, req, 404, "API key or project not found");
+    else {
+        reg_reply_empty(out, 204);
+        pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
+        pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);
+    }
+    PQclear(res);
+}
+
+/* grace_period_secs from an optional body; -1 after answering 400. */
+static long s_grace(const pr_request_t *req, reg_out_t *out)
+{
+    if (req->body_len == 0)
+        return 0;
+    json_t *doc = reg_body_object(req, out);
+    if (!doc)
+        return -1;
+    json_t *g = json_object_get(doc, "grace_period_secs");
+    long secs = g ? (long) json_integer_value(g) : 0;
+    bool ok = !g || (json_is_integer(g) && json_integer_value(g) >= 0
+                     && json_integer_value(g) <= REG_GRACE_MAX);
+    json_decref(doc);
+    if (!ok) {
+        reg_invalid(out, req, "invalid", "/grace_period_secs",
+                    "grace_period_secs must be an integer from 0 to 604800");
+        return -1;
+    }
+    return secs;
+}
+
+static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const char *pid,
+                     const char *kid, long grace)
+{
+    char key[48], id[37], secs[24], prefix[13];
+    unsigned char hash[32];
+    if (s_mint(key, hash) != 0 || cm_uuid_v4(id) != 0) {
+        reg_problem(out, req, 500, "no randomness available");
+        return;
+    }
+    snprintf(secs, sizeof secs, "%ld", grace);
+    memcpy(prefix, key, 12);
+    prefix[12] = 0;
+    /* Mark the old key first (its live name frees up, it expires at the end of the grace),
+     * then insert the new one; the deferred foreign key on rotated_to checks at commit. */
+    const char *old_vals[] = { pid, kid, id, secs };
+    PGresult *old = cm_db_exec(ctx->db,
+        "UPDATE api_keys k SET rotated_to = $3,"
+        "  grace_expires_at = now() + $4 * interval '1 second',"
+        "  expires_at = least(coalesce(k.expires_at, 'infinity'), now() + $4 * interval '1 second')"
+        " FROM (SELECT id, expires_at FROM api_keys WHERE id = $2) o"
+        " WHERE k.id = o.id AND k.project_id = $1 AND k.revoked_at IS NULL"
+        "   AND k.rotated_to IS NULL"
+        " RETURNING k.name, k.scopes::text, o.expires_at::text, bb_ts(k.grace_expires_at)",
+        4, old_vals, NULL, NULL);
+    if (!cm_db_ok(old) || PQntuples(old) == 0) {
+        if (!cm_db_ok(old))
+            reg_db_error(out, req, old);
+        else
+            reg_problem(out, req, 409, "the key is revoked or was already rotated");
+        PQclear(old);
+        return;
+    }
+    const char *vals[] = { pid, id, PQgetvalue(old, 0, 0), (const char *) hash, prefix,
+                           PQgetvalue(old, 0, 1), key, kid,
+                           PQgetisnull(old, 0, 2) ? NULL : PQgetvalue(old, 0, 2),
+                           PQgetvalue(old, 0, 3) };
+    int lens[] = { 0, 0, 0, 32, 0, 0, 0, 0, 0, 0 };
+    int fmts[] = { 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+    PGresult *ins = cm_db_exec(ctx->db,
+        "INSERT INTO api_keys (id, project_id, name, key_hash, key_prefix, scopes, expires_at)"
+        " VALUES ($2, $1, $3, $4, $5, $6::text[], $9::timestamptz)"
+        " RETURNING json_build_object('id', id, 'project_id', project_id, 'name', name,"
+        "   'key', $7::text, 'key_prefix', key_prefix, 'scopes', to_json(scopes),"
+        "   'expires_at', bb_ts(expires_at), 'created_at', bb_ts(created_at),"
+        "   'replaces', $8::uuid, 'grace_expires_at', $10::text)::text",
+        10, vals, lens, fmts);
+    reg_reply_row(out, req, ins, 201, "API key not found");
+    if (out->rep.status == 201) {
+        char loc[128];
+        snprintf(loc, sizeof loc, "/projects/%s/api-keys/%s", pid, id);
+        reg_header(out, "Location", loc);
+    }
+    PQclear(ins);
+    PQclear(old);
+}
+
+void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+{
+    char pid[37], kid[37];
+    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_path_uuid(req, out, "keyId", kid))
+        return;
+    long grace = s_grace(req, out);
+    if (grace < 0)
+        return;
+    const char *vals[] = { pid, kid };
+    PGresult *res = cm_db_exec(ctx->db,
+        "SELECT 1 FROM api_keys WHERE project_id = $1 AND id = $2", 2, vals, NULL, NULL);
+    bool found = cm_db_ok(res) && PQntuples(res) == 1;
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (!found)
+        reg_problem(out, req, 404, "API key or project not found");
+    PQclear(res);
+    if (!found)
+        return;
+    if (cm_db_begin(ctx->db) != 0) {
+        reg_problem(out, req, 503, "the database is unavailable");
+        return;
+    }
+    s_rotate(ctx, req, out, pid, kid, grace);
+    if (out->rep.status == 201 && cm_db_commit(ctx->db) == 0) {
+        pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
+        pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);  /* sessions recheck expiry */
+    } else if (out->rep.status == 201) {
+        reg_problem(out, req, 503, "the rotation could not be committed");
+    } else {
+        cm_db_rollback(ctx->db);
+    }
+}

@@ -115,13 +115,16 @@ static void s_service_free(void **item)
     *item = NULL;
 }
 
-static void s_send_worker(s_broker_t *b, s_worker_t *w, int cmd)
+/* False when the worker's connection is gone (ROUTER_MANDATORY reports EHOSTUNREACH). */
+static bool s_send_worker(s_broker_t *b, s_worker_t *w, int cmd)
 {
-    zframe_send(&w->identity, b->router, ZFRAME_MORE | ZFRAME_REUSE);
+    if (zframe_send(&w->identity, b->router, ZFRAME_MORE | ZFRAME_REUSE) != 0)
+        return false;
     zstr_sendm(b->router, PR_MDPW);
     zmsg_t *m = zmsg_new();
     zmsg_addmem(m, &(unsigned char) { (unsigned char) cmd }, 1);
     zmsg_send(&m, b->router);
+    return true;
 }
 
 /* Removes a worker; a request it was serving gets 503, and when it was the service's last
@@ -130,7 +133,7 @@ static void s_worker_delete(s_broker_t *b, s_worker_t *w, bool tell)
 {
     s_service_t *s = w->service;
     if (tell)
-        s_send_worker(b, w, PR_W_DISCONNECT);
+        (void) s_send_worker(b, w, PR_W_DISCONNECT);
     s_req_t *req;
     while ((req = zlistx_detach(w->inflight, NULL))) {
         s_nak(b, req, 503);
@@ -364,25 +367,36 @@ static void s_expire_requests(s_broker_t *b, s_service_t *s, int64_t now)
     }
 }
 
+/* A worker busy with a request sends nothing until it replies; it is not silent-dead while
+ * one of its requests is still within its deadline (a dead process is caught by the failed
+ * heartbeat send instead). */
+static bool s_expired(const s_worker_t *w, int64_t mono, int64_t wall)
+{
+    if (w->expiry >= mono)
+        return false;
+    for (s_req_t *req = zlistx_first(w->inflight); req; req = zlistx_next(w->inflight))
+        if (!req->t.deadline_ms || req->t.deadline_ms > wall)
+            return false;
+    return true;
+}
+
 static void s_tick(s_broker_t *b)
 {
     int64_t mono = cm_mono_ms(), wall = cm_wall_ms();
     bool beat = mono >= b->heartbeat_at;
     zlistx_t *dead = zlistx_new();
     for (s_worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
-        if (w->expiry < mono) {
+        if (s_expired(w, mono, wall) || (beat && !s_send_worker(b, w, PR_W_HEARTBEAT))) {
             zlistx_add_end(dead, w);
             continue;
         }
         for (s_req_t *req = zlistx_first(w->inflight); req; req = zlistx_next(w->inflight))
             if (req->t.deadline_ms && req->t.deadline_ms <= wall)
                 s_nak(b, req, 504);
-        if (beat)
-            s_send_worker(b, w, PR_W_HEARTBEAT);
     }
     for (s_worker_t *w = zlistx_first(dead); w; w = zlistx_next(dead)) {
-        cm_warn("worker %s of '%s' expired", w->key, w->service->name);
-        s_worker_delete(b, w, true);
+        cm_warn("worker %s of '%s' is gone", w->key, w->service->name);
+        s_worker_delete(b, w, true);  /* if it is only hung, it will register again */
     }
     zlistx_destroy(&dead);
     for (s_service_t *s = zhashx_first(b->services); s; s = zhashx_next(b->services))

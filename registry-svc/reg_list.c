@@ -74,7 +74,8 @@ void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const cha
 {
     const char *params[16];
     char fetch[24];
-    memcpy(params, vals, (size_t) n * sizeof *params);
+    if (n > 0)
+        memcpy(params, vals, (size_t) n * sizeof *params);
     params[n] = page->has_cursor ? page->cursor : NULL;
     snprintf(fetch, sizeof fetch, "%ld", page->limit + 1);  /* one more tells if more remain */
     params[n + 1] = page->limit ? fetch : NULL;

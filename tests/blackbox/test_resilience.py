@@ -212,6 +212,64 @@ def test_stalled_registries_give_504_at_the_deadline(make_stack):
     assert all(r.alive() for r in s.registries)
 
 
+def _in_flight(stack):
+    """Requests the gateway is waiting on, from its Prometheus gauge."""
+    text = stack.get("/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith("barbacane_http_pending_requests "):
+            return int(line.split()[1])
+    raise AssertionError(f"no pending gauge in /metrics: {text!r}")
+
+
+def test_busy_worker_is_not_dropped_for_silence(make_stack):
+    # Heartbeats every 200 ms with liveness 2: silence alone would condemn a worker after
+    # 400 ms. A worker frozen mid-request (SIGSTOP stands in for a long handler) for well over
+    # that must still deliver its answer, because its connection is alive.
+    hb = ["--heartbeat-ms", "200", "--liveness", "2"]
+    s = make_stack(registries=1, gateway_args=hb, registry_args=hb)
+    project = create_project(s)
+    reg = s.registries[0]
+    result = {}
+
+    def call():
+        result["resp"] = s.get(f"/projects/{project['id']}", timeout=20)
+
+    s.send_signal(reg, signal.SIGSTOP)
+    t = threading.Thread(target=call)
+    try:
+        t.start()
+        wait_until(lambda: _in_flight(s) == 1, 5, interval=0.05, what="request in flight")
+        frozen_until = time.monotonic() + 1.5  # the scenario: 1.5 s of silence, > 400 ms
+        while time.monotonic() < frozen_until:
+            assert _in_flight(s) == 1, "the gateway gave up on a frozen but connected worker"
+            time.sleep(0.1)
+    finally:
+        s.send_signal(reg, signal.SIGCONT)
+    t.join(20)
+    assert_json(result["resp"], 200)
+
+
+def test_killed_busy_worker_gives_prompt_503(make_stack):
+    # A worker that dies holding a request: the broker notices the dropped connection on its
+    # next heartbeat and answers 503 long before the 30 s deadline.
+    s = make_stack(registries=1)
+    project = create_project(s)
+    reg = s.registries[0]
+    result = {}
+
+    def call():
+        result["resp"], result["elapsed"] = timed(s.get, f"/projects/{project['id']}", timeout=20)
+
+    s.send_signal(reg, signal.SIGSTOP)
+    t = threading.Thread(target=call)
+    t.start()
+    wait_until(lambda: _in_flight(s) == 1, 5, interval=0.05, what="request in flight")
+    s.kill(reg, signal.SIGKILL)
+    t.join(20)
+    assert_problem(result["resp"], 503, "service-unavailable")
+    assert result["elapsed"] < 5, f"503 took {result['elapsed']:.2f}s"
+
+
 # ---------------------------------------------------------------- (d) concurrent migrations
 
 def sql_file_count():

@@ -179,9 +179,13 @@ void reg_spec_upload(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         snprintf(name, sizeof name, "%s", meta.title);
     else
         s_stem(filename, name, sizeof name);
-    if (strlen(meta.title) > REG_TITLE_MAX)
-        reg_invalid(out, req, "E1004", "/info/title", "info.title is longer than 1024 bytes");
-    else
+    if (strlen(meta.title) > REG_TITLE_MAX) {
+        cm_spec_issue_t is = { .code = CM_SPEC_E_STRUCTURE };
+        snprintf(is.message, sizeof is.message, "info.title is longer than %d bytes", REG_TITLE_MAX);
+        cm_spec_mark(cm_spec_get(cm_spec_get(cm_spec_root(doc), "info"), "title"), &is.line,
+                     &is.column);
+        s_issues_reply(out, req, &is, 1);
+    } else
         s_store(ctx, req, out, project, name, &meta, file, filename);
     cm_spec_doc_destroy(&doc);
 }

@@ -22,6 +22,10 @@ if [ "$WHICH" != blackbox ]; then
 fi
 
 if [ "$WHICH" != unit ]; then
+    shared="$ROOT/../shared/contract/openapi.yaml"
+    if [ -f "$shared" ] && ! cmp -s "$shared" "$ROOT/tests/contract/openapi.yaml"; then
+        echo "warning: tests/contract/openapi.yaml differs from $shared; refresh the copy" >&2
+    fi
     xml="$ROOT/$BUILD/pytest.xml"
     rm -f "$xml"
     BARBACANE_BIN_DIR="$ROOT/$BIN" "$PYTHON" -m pytest -q -p no:cacheprovider \

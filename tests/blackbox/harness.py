@@ -26,8 +26,10 @@ BIN_DIR = REPO_ROOT / (os.environ.get("BARBACANE_BIN_DIR") or os.environ.get("BB
 GATEWAY_BIN = BIN_DIR / "barbacane-gateway"
 REGISTRY_BIN = BIN_DIR / "barbacane-registry"
 SQL_DIR = REPO_ROOT / "common" / "sql"
+_SHARED_CONTRACT = REPO_ROOT.parent / "shared" / "contract" / "openapi.yaml"
 CONTRACT_PATH = Path(os.environ.get(
-    "BARBACANE_CONTRACT", REPO_ROOT.parent / "shared" / "contract" / "openapi.yaml"))
+    "BARBACANE_CONTRACT", _SHARED_CONTRACT if _SHARED_CONTRACT.exists()
+    else REPO_ROOT / "tests" / "contract" / "openapi.yaml"))
 
 IS_ROOT = os.geteuid() == 0
 PG_OWNER = "postgres"

@@ -244,6 +244,14 @@ bool cm_utf8_valid(const unsigned char *s, size_t len)
     return true;
 }
 
+size_t cm_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char) *s & 0xc0) != 0x80;
+    return n;
+}
+
 char *cm_trim(char *s)
 {
     size_t n = strlen(s);

@@ -40,6 +40,8 @@ long cm_base64url_decode(const char *in, unsigned char *out, size_t cap);
 bool cm_url_encode(const char *s, char *out, size_t cap);
 /* True when [s, s+len) is well-formed UTF-8 without NUL bytes. */
 bool cm_utf8_valid(const unsigned char *s, size_t len);
+/* Code points in a valid UTF-8 string. */
+size_t cm_utf8_len(const char *s);
 /* Trims ASCII white space in place; returns s. */
 char *cm_trim(char *s);
 

@@ -240,18 +240,23 @@ static int s_check_body(gw_request_t *r)
 typedef struct {
     pr_kv_t *kv;
     size_t n;
-    bool overflow;
+    const char *bad;  /* why the query was refused, or NULL */
 } s_kv_collect_t;
 
 static enum MHD_Result s_collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
+                                 size_t key_size, const char *value, size_t value_size)
 {
     s_kv_collect_t *c = cls;
     (void) kind;
-    if (c->n == PR_MAX_PAIRS) {
-        c->overflow = true;
+    if (c->n == PR_MAX_PAIRS)
+        c->bad = "too many query parameters";
+    else if (strlen(key) != key_size || (value && strlen(value) != value_size))
+        c->bad = "a query parameter contains a NUL byte";
+    else if (!cm_utf8_valid((const unsigned char *) key, key_size)
+             || (value && !cm_utf8_valid((const unsigned char *) value, value_size)))
+        c->bad = "a query parameter is not valid UTF-8";
+    if (c->bad)
         return MHD_NO;
-    }
     c->kv[c->n++] = (pr_kv_t) { key, value ? value : "" };
     return MHD_YES;
 }
@@ -276,10 +281,10 @@ static int s_submit(gw_request_t *r)
 {
     pr_request_t req = { .op = r->match.route->op, .rid = r->rid, .principal = r->principal,
                          .uri = r->url };
-    s_kv_collect_t q = { req.query, 0, false };
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, s_collect, &q);
-    if (q.overflow) {
-        r->detail = "too many query parameters";
+    s_kv_collect_t q = { req.query, 0, NULL };
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, s_collect, &q);
+    if (q.bad) {
+        r->detail = q.bad;
         return 400;
     }
     req.nquery = q.n;

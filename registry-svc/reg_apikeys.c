@@ -12,48 +12,66 @@
 
 static const char *const s_scopes[] = { "data-plane:connect", "artifacts:read" };
 
-/* Strict RFC 3339 date-time; the instant as Unix seconds. */
-static bool s_rfc3339(const char *s, double *when)
+static bool s_digits(const char *s, int n)
 {
-    struct tm tm = { 0 };
-    int n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char) s[i]))
+            return false;
+    return true;
+}
+
+static int s_num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* Strict RFC 3339 date-time (offsets up to +-23:59, 't'/'z' in either case). Writes the
+ * instant as UTC text PostgreSQL accepts and its Unix time in ms. */
+static bool s_rfc3339(const char *s, char utc[40], double *when_ms)
+{
+    if (!s || strlen(s) < 20 || !s_digits(s, 4) || s[4] != '-' || !s_digits(s + 5, 2)
+        || s[7] != '-' || !s_digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't')
+        || !s_digits(s + 11, 2) || s[13] != ':' || !s_digits(s + 14, 2) || s[16] != ':'
+        || !s_digits(s + 17, 2))
         return false;
-    for (int i = 0; i < 19; i++)
-        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && !isdigit((unsigned char) s[i]))
-            return false;
-    const char *p = s + 19;
-    double frac = 0;
+    struct tm tm = { .tm_year = s_num(s, 4) - 1900, .tm_mon = s_num(s + 5, 2) - 1,
+                     .tm_mday = s_num(s + 8, 2), .tm_hour = s_num(s + 11, 2),
+                     .tm_min = s_num(s + 14, 2), .tm_sec = s_num(s + 17, 2) };
+    const char *p = s + 19, *frac = "";
+    int nfrac = 0;
     if (*p == '.') {
-        double scale = 0.1;
-        if (!isdigit((unsigned char) *++p))
+        frac = ++p;
+        while (isdigit((unsigned char) *p))
+            p++;
+        if ((nfrac = (int) (p - frac)) == 0)
             return false;
-        for (; isdigit((unsigned char) *p); p++, scale /= 10)
-            frac += (*p - '0') * scale;
     }
     long offset = 0;
     if (*p == 'Z' || *p == 'z') {
         p++;
-    } else if ((*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2])
-               && p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5])) {
-        offset = ((p[1] - '0') * 10 + p[2] - '0') * 3600 + ((p[4] - '0') * 10 + p[5] - '0') * 60;
-        offset = *p == '-' ? -offset : offset;
+    } else if ((*p == '+' || *p == '-') && s_digits(p + 1, 2) && p[3] == ':' && s_digits(p + 4, 2)
+               && s_num(p + 1, 2) <= 23 && s_num(p + 4, 2) <= 59) {
+        offset = (s_num(p + 1, 2) * 3600L + s_num(p + 4, 2) * 60L) * (*p == '-' ? -1 : 1);
         p += 6;
     } else {
         return false;
     }
-    if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31
-        || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (*p || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_hour > 23
+        || tm.tm_min > 59 || tm.tm_sec > 59)
         return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
     struct tm check = tm, back;
     time_t t = timegm(&check);
     gmtime_r(&t, &back);
-    if (tm.tm_sec < 60 && (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon))
+    if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon)
         return false;  /* February 30th and friends: timegm would roll them over */
-    *when = (double) t - (double) offset + frac;
+    t -= offset;
+    gmtime_r(&t, &back);
+    size_t n = strftime(utc, 40, "%Y-%m-%dT%H:%M:%S", &back);
+    snprintf(utc + n, 40 - n, ".%.*sZ", nfrac > 6 ? 6 : nfrac ? nfrac : 1, nfrac ? frac : "0");
+    *when_ms = (double) t * 1000.0 + (nfrac ? strtod(frac - 1, NULL) * 1000.0 : 0);
     return true;
 }
 
@@ -103,7 +121,7 @@ static bool s_key_name(const pr_request_t *req, reg_out_t *out, json_t *v)
     bool blank = true;
     for (const char *p = s; p && *p; p++)
         blank &= isspace((unsigned char) *p) != 0;
-    if (!s || blank || json_string_length(v) > 200 || strlen(s) != json_string_length(v)) {
+    if (!s || blank || cm_utf8_len(s) > 200 || strlen(s) != json_string_length(v)) {
         reg_invalid(out, req, v ? "invalid" : "required", "/name",
                     "name is required: a non-blank string of at most 200 characters");
         return false;
@@ -122,14 +140,15 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         return;
     json_t *exp = json_object_get(doc, "expires_at");
     double when = 0;
+    char utc[40] = "";
     if (!s_key_name(req, out, json_object_get(doc, "name"))
         || !s_scopes_literal(req, out, json_object_get(doc, "scopes"), scopes, sizeof scopes)) {
         json_decref(doc);
         return;
     }
-    if (exp && !json_is_null(exp) && !s_rfc3339(json_string_value(exp), &when))
+    if (exp && !json_is_null(exp) && !s_rfc3339(json_string_value(exp), utc, &when))
         reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be an RFC 3339 date-time");
-    else if (exp && !json_is_null(exp) && when * 1000 <= (double) cm_wall_ms())
+    else if (exp && !json_is_null(exp) && when <= (double) cm_wall_ms())
         reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be in the future");
     else if (s_mint(key, hash) != 0 || cm_uuid_v4(id) != 0)
         reg_problem(out, req, 500, "no randomness available");
@@ -139,7 +158,7 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         prefix[12] = 0;
         const char *vals[] = { pid, id, json_string_value(json_object_get(doc, "name")),
                                (const char *) hash, prefix, scopes,
-                               json_is_string(exp) ? json_string_value(exp) : NULL, key };
+                               json_is_string(exp) ? utc : NULL, key };
         int lens[] = { 0, 0, 0, 32, 0, 0, 0, 0 };
         int fmts[] = { 0, 0, 0, 1, 0, 0, 0, 0 };
         PGresult *res = cm_db_exec(ctx->db,
@@ -242,14 +261,14 @@ static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, co
         "  expires_at = least(coalesce(k.expires_at, 'infinity'), now() + $4 * interval '1 second')"
         " FROM (SELECT id, expires_at FROM api_keys WHERE id = $2) o"
         " WHERE k.id = o.id AND k.project_id = $1 AND k.revoked_at IS NULL"
-        "   AND k.rotated_to IS NULL"
+        "   AND k.rotated_to IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
         " RETURNING k.name, k.scopes::text, o.expires_at::text, bb_ts(k.grace_expires_at)",
         4, old_vals, NULL, NULL);
     if (!cm_db_ok(old) || PQntuples(old) == 0) {
         if (!cm_db_ok(old))
             reg_db_error(out, req, old);
         else
-            reg_problem(out, req, 409, "the key is revoked or was already rotated");
+            reg_problem(out, req, 409, "the key is revoked, expired or already rotated");
         PQclear(old);
         return;
     }

@@ -2,6 +2,7 @@
  * template. User text is emitted as double-quoted YAML scalars, so any string round-trips. */
 #include "reg.h"
 #include "cm_spec.h"
+#include "cm_util.h"
 #include <ctype.h>
 #include <string.h>
 
@@ -236,7 +237,7 @@ static bool s_input(const pr_request_t *req, reg_out_t *out, json_t *doc, s_init
     bool blank = true;
     for (const char *p = json_string_value(name); p && *p; p++)
         blank &= isspace((unsigned char) *p) != 0;
-    if (!json_is_string(name) || blank || json_string_length(name) > 200
+    if (!json_is_string(name) || blank || cm_utf8_len(json_string_value(name)) > 200
         || strlen(json_string_value(name)) != json_string_length(name))
         return reg_invalid(out, req, name ? "invalid" : "required", "/name",
                            "name is required: a non-blank string of at most 200 characters"), false;
@@ -245,10 +246,11 @@ static bool s_input(const pr_request_t *req, reg_out_t *out, json_t *doc, s_init
     if (!in->tmpl || (strcmp(in->tmpl, "basic") && strcmp(in->tmpl, "minimal")))
         return reg_invalid(out, req, "invalid", "/template", "template must be basic or minimal"), false;
     in->version = ver ? json_string_value(ver) : "1.0.0";
-    if (!in->version || !*in->version || strlen(in->version) > 64)
+    if (!in->version || !*in->version || cm_utf8_len(in->version) > 64
+        || (ver && strlen(in->version) != json_string_length(ver)))
         return reg_invalid(out, req, "invalid", "/version", "version must be a non-empty string of at most 64 characters"), false;
     in->description = desc && !json_is_null(desc) ? json_string_value(desc) : NULL;
-    if (desc && !json_is_null(desc) && (!in->description || json_string_length(desc) > 4096
+    if (desc && !json_is_null(desc) && (!in->description || cm_utf8_len(in->description) > 4096
                                         || strlen(in->description) != json_string_length(desc)))
         return reg_invalid(out, req, "invalid", "/description", "description must be a string of at most 4096 characters"), false;
     return true;

@@ -31,7 +31,8 @@ static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool re
                     "name is required and must be a non-blank string");
         return false;
     }
-    if (json_string_length(v) > REG_NAME_MAX || strlen(json_string_value(v)) != json_string_length(v)) {
+    if (cm_utf8_len(json_string_value(v)) > REG_NAME_MAX
+        || strlen(json_string_value(v)) != json_string_length(v)) {
         reg_invalid(out, req, "invalid", "/name", "name must be at most 200 characters without NUL");
         return false;
     }
@@ -48,7 +49,7 @@ static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, 
     *desc = NULL;
     if (!v || json_is_null(v))
         return true;
-    if (!json_is_string(v) || json_string_length(v) > REG_DESC_MAX
+    if (!json_is_string(v) || cm_utf8_len(json_string_value(v)) > REG_DESC_MAX
         || strlen(json_string_value(v)) != json_string_length(v)) {
         reg_invalid(out, req, "invalid", "/description",
                     "description must be a string of at most 4096 characters or null");

@@ -151,7 +151,14 @@ static void s_store(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, con
         " SELECT json_build_object('id', id, 'name', name, 'revision', current_revision,"
         "                          'sha256', $5::text)::text, id::text FROM s",
         7, vals, lens, fmts);
-    reg_reply_row(out, req, res, 201, "spec not found");
+    if (strcmp(cm_db_sqlstate(res), "23503") == 0) {  /* the project was deleted meanwhile */
+        if (pr_kv_get(req->path, req->npath, "projectId"))
+            reg_problem(out, req, 404, "project not found");
+        else
+            reg_invalid(out, req, "invalid", "/project_id", "project_id names no project");
+    } else {
+        reg_reply_row(out, req, res, 201, "spec not found");
+    }
     if (out->rep.status == 201) {
         char loc[64];
         snprintf(loc, sizeof loc, "/specs/%s", PQgetvalue(res, 0, 1));

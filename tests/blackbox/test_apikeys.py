@@ -3,6 +3,7 @@ rotation extension POST /projects/{pid}/api-keys/{kid}/rotate (NOTES.md, docs/ap
 import hashlib
 import json
 import re
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
@@ -146,6 +147,32 @@ def test_create_expires_with_offset_is_normalised_to_utc(stack, project):
     assert ts(body["expires_at"]) == datetime(2099, 6, 1, 10, 0, 0, tzinfo=timezone.utc)
 
 
+def test_create_expires_lowercase_t_and_z_accepted(stack, project):
+    # RFC 3339 §5.6: "T" and "Z" may alternatively be lower case
+    body = create_key(stack, project["id"], expires_at="2099-01-02t03:04:05z")
+    assert ts(body["expires_at"]) == datetime(2099, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("value", ["2099-01-01T00:00:00+99:00", "2099-01-01T00:00:00+05:99",
+                                   "2099-01-01T00:00:00+24:00", "2099-01-01T00:00:00-25:30"],
+                         ids=["hours-99", "minutes-99", "hours-24", "minus-25"])
+def test_create_expires_offset_out_of_range_is_400(stack, project, value):
+    # RFC 3339 time-numoffset: hours 00-23, minutes 00-59; a bad offset is the client's error
+    resp = stack.post(keys_path(project["id"]), json={"name": unique(), "expires_at": value})
+    assert_problem(resp, 400, "bad-request")
+
+
+@pytest.mark.parametrize("value,utc", [
+    ("2099-01-01T00:00:00+23:59", datetime(2098, 12, 31, 0, 1, tzinfo=timezone.utc)),
+    ("2099-01-01T00:00:00-23:59", datetime(2099, 1, 1, 23, 59, tzinfo=timezone.utc)),
+    ("2099-01-01T00:00:00+14:00", datetime(2098, 12, 31, 10, 0, tzinfo=timezone.utc)),
+], ids=["plus-23-59", "minus-23-59", "plus-14"])
+def test_create_expires_extreme_valid_offsets_accepted(stack, project, value, utc):
+    # RFC 3339 allows any offset from -23:59 to +23:59
+    body = create_key(stack, project["id"], expires_at=value)
+    assert ts(body["expires_at"]) == utc
+
+
 def test_create_expires_in_past_is_400(stack, project):
     past = (now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     resp = stack.post(keys_path(project["id"]), json={"name": unique(), "expires_at": past})
@@ -170,6 +197,21 @@ def test_create_bad_name_is_400(stack, project, payload):
     resp = stack.post(keys_path(project["id"]), json=payload)
     body = assert_problem(resp, 400, "bad-request")
     assert body.get("errors"), f"expected a non-empty errors[]: {body}"
+
+
+def test_name_length_limit_is_200_characters(stack, project):
+    # decisions: key names <= 200 characters (characters, not UTF-8 bytes)
+    assert create_key(stack, project["id"], name="k" * 200)["name"] == "k" * 200
+    assert_problem(stack.post(keys_path(project["id"]), json={"name": "k" * 201}),
+                   400, "bad-request")
+    assert_problem(stack.post(keys_path(project["id"]), json={"name": "é" * 201}),
+                   400, "bad-request")
+
+
+def test_name_of_200_multibyte_characters_accepted(stack, project):
+    name = "é" * 199 + "✓"
+    assert len(name) == 200
+    assert create_key(stack, project["id"], name=name)["name"] == name
 
 
 def test_create_invalid_creates_nothing(stack, project):
@@ -370,6 +412,40 @@ def test_rotated_new_key_is_live(stack, project):
     new = assert_json(rotate(stack, project["id"], old["id"], json={"grace_period_secs": 60}), 201)
     item = listed(stack, project["id"], new["id"])
     assert item["revoked_at"] is None and item["expires_at"] is None
+
+
+def test_rotate_never_extends_an_earlier_expiry(stack, project):
+    expires = (now() + timedelta(minutes=10)).replace(microsecond=0)
+    old = create_key(stack, project["id"], expires_at=expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert_json(rotate(stack, project["id"], old["id"], json={"grace_period_secs": 86400}), 201)
+    item = listed(stack, project["id"], old["id"])
+    assert ts(item["expires_at"]) <= expires, \
+        f"rotation extended the old key's life: {item['expires_at']} > {expires.isoformat()}"
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"null", b"42", b'{"grace_period_secs": '],
+                         ids=["array", "null", "number", "truncated"])
+def test_rotate_body_not_an_object_is_400(stack, project, raw):
+    old = create_key(stack, project["id"])
+    resp = rotate(stack, project["id"], old["id"], data=raw,
+                  headers={"Content-Type": "application/json"})
+    assert_problem(resp, 400, "bad-request")
+    assert listed(stack, project["id"], old["id"])["expires_at"] is None
+
+
+def test_rotating_an_expired_key_never_hands_out_a_dead_key(stack, project):
+    # Either the rotation is refused (409) or the new key is usable: a 201 must not return
+    # a key that is already expired.
+    expires = now() + timedelta(seconds=2)
+    old = create_key(stack, project["id"], expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    time.sleep(max(0.0, (expires - now()).total_seconds()) + 1.0)
+    resp = rotate(stack, project["id"], old["id"], json={"grace_period_secs": 60})
+    if resp.status_code == 409:
+        assert_problem(resp, 409, "conflict")
+        return
+    new = assert_json(resp, 201)
+    assert new["expires_at"] is None or ts(new["expires_at"]) > now(), \
+        f"rotation returned a key that expired at {new['expires_at']}"
 
 
 def test_rotate_twice_is_409(stack, project):

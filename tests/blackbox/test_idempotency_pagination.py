@@ -263,6 +263,24 @@ def test_concurrent_same_key_creates_one_project(stack):
     assert len(projects_named(stack, name)) == 1
 
 
+def test_concurrent_same_key_different_bodies(stack):
+    # one request wins; the others are 409 (different request) — never two projects
+    k, tag = key(), uuid.uuid4().hex[:8]
+    hdrs = {"Authorization": f"Bearer {stack.token}", "Idempotency-Key": k}
+
+    def send(i):
+        return requests.post(stack.url("/projects"), json={"name": f"idem-diff-{tag}-{i}"},
+                             headers=hdrs, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        resps = list(pool.map(send, range(8)))
+    codes = sorted(r.status_code for r in resps)
+    assert codes == [201] + [409] * 7, f"statuses {codes}"
+    made = [p for p in assert_json(stack.get("/projects"), 200)
+            if p["name"].startswith(f"idem-diff-{tag}-")]
+    assert len(made) == 1
+
+
 # ================================================================ pagination
 
 LINK_NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
@@ -445,6 +463,21 @@ def test_specs_pagination_keeps_filters(stack):
     specgen.upload(stack, specgen.openapi(f"other-{tag}"), project_id=project["id"])
     items, _ = walk(stack, f"/specs?name=flt-{tag}&type=openapi&limit=2", 2)
     assert [s["id"] for s in items] == want, "following next must keep the name/type filters"
+
+
+def test_specs_pagination_link_encodes_filter(stack):
+    # the name filter goes back into the Link URL: it must be percent-encoded so that
+    # "&", "+", "%", spaces and non-ASCII survive the round trip
+    project = specgen.make_project(stack)
+    tag = uuid.uuid4().hex[:6]
+    base = f"q{tag} & b+c %d \u00fc/"
+    want = [specgen.upload(stack, specgen.openapi(f"{base}{i}"), project_id=project["id"])["id"]
+            for i in range(5)]
+    specgen.upload(stack, specgen.openapi(f"q{tag} & bxc"), project_id=project["id"])
+    first = "/specs?" + requests.compat.urlencode({"name": base, "limit": 2})
+    items, pages = walk(stack, first, 2)
+    assert [s["id"] for s in items] == want
+    assert [len(p) for p in pages] == [2, 2, 1]
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "limit=2&cursor=garbage"],

@@ -1,6 +1,7 @@
 """Init: POST /init generates barbacane.yaml, api.yaml and .gitignore from a template (contract,
 NOTES.md, docs/api-decisions.md). Nothing is persisted."""
 import json
+import random
 import re
 import uuid
 
@@ -225,10 +226,37 @@ def test_hostile_version_round_trips(stack, version):
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=HOSTILE_IDS)
 def test_hostile_name_round_trips(stack, name):
-    doc = api_doc(init(stack, name=name))
+    result = init(stack, name=name)
+    doc = api_doc(result)
     title = doc["info"]["title"]
     assert isinstance(title, str), f"title parsed as {type(title).__name__}: {title!r}"
     assert title == name
+    cfg = files_of(result)["barbacane.yaml"]
+    try:
+        yaml.safe_load(cfg)
+    except yaml.YAMLError as exc:
+        raise AssertionError(f"barbacane.yaml does not parse for name {name!r}: {exc}\n{cfg}")
+
+
+def test_random_unicode_text_round_trips(stack):
+    # seeded fuzz over every plane (no surrogates): name, description and version round-trip
+    rng = random.Random(20261122)
+    for _ in range(60):
+        text = "".join(chr(rng.choice([rng.randint(0x01, 0x7f), rng.randint(0x80, 0xd7ff),
+                                       rng.randint(0xe000, 0x10ffff)]))
+                       for _ in range(rng.randint(1, 24)))
+        if not text.strip():
+            continue
+        version = text[:16]  # the service caps versions at 64 (characters; 16 are <= 64 bytes)
+        info = api_doc(init(stack, name=text, description=text, version=version))["info"]
+        assert (info["title"], info["description"], info["version"]) == (text, text, version), \
+            f"{text!r} did not round-trip: {info!r}"
+
+
+def test_long_multibyte_name_round_trips(stack):
+    # 150 characters (300 UTF-8 bytes): within the 200-character name limit the service states
+    name = "ü" * 150
+    assert api_doc(init(stack, name=name))["info"]["title"] == name
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES[:7], ids=HOSTILE_IDS[:7])
@@ -273,6 +301,12 @@ def test_generated_templates_upload(stack, template):
     body = assert_json(upload_spec(stack, files["api.yaml"]), 201)
     assert body["name"] == name
     assert body["revision"] == 1
+
+
+@pytest.mark.skip(reason="compiling the generated api.yaml (with a registered mock dispatcher) "
+                         "needs compiler-svc, which the black-box harness does not start yet")
+def test_generated_spec_compiles():
+    pass
 
 
 # ---------------------------------------------------------------- validation

@@ -4,10 +4,12 @@ import hashlib
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import requests
 
 from harness import assert_json, assert_problem, assert_request_id, describe
 from schema import UTC_Z_RE, assert_schema, assert_schema_list
@@ -128,8 +130,9 @@ def test_register_valid_semver_accepted(stack, version):
 def test_get_version_with_build_metadata(stack):
     name = unique()
     register(stack, name=name, version="1.0.0-alpha.1+build.5")
-    got = assert_json(stack.get(f"/plugins/{name}/1.0.0-alpha.1%2Bbuild.5"), 200)
-    assert got["version"] == "1.0.0-alpha.1+build.5"
+    for path_version in ("1.0.0-alpha.1%2Bbuild.5", "1.0.0-alpha.1+build.5"):
+        got = assert_json(stack.get(f"/plugins/{name}/{path_version}"), 200)
+        assert got["version"] == "1.0.0-alpha.1+build.5"
 
 
 @pytest.mark.parametrize("name", ["a", "0", "a-b-c", "x" * 64, "9lives", "a-"])
@@ -194,6 +197,49 @@ def test_register_bad_capabilities_is_400(stack, caps):
 def test_register_bad_config_schema_is_400(stack, cfg):
     resp = post_plugin(stack, config_schema=cfg)
     assert_field_error(resp, "config_schema")
+
+
+def test_register_description_over_4096_is_400(stack):
+    # decisions: descriptions <= 4096
+    assert register(stack, description="d" * 4096)["description"] == "d" * 4096
+    resp = post_plugin(stack, description="d" * 4097)
+    assert_field_error(resp, "description")
+
+
+def test_register_same_field_twice_is_400(stack):
+    resp = stack.post("/plugins", data=[("name", unique()), ("name", unique()),
+                                        ("version", "1.0.0"), ("type", "middleware")],
+                      files={"file": ("p.wasm", wasm(), "application/wasm")})
+    assert_problem(resp, 400, "bad-request")
+
+
+@pytest.mark.parametrize("ctype,raw", [
+    ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\na\r\n--x--\r\n"),
+    ("multipart/form-data; boundary=xx",
+     b"--xx\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nabc"),
+], ids=["no-boundary", "truncated"])
+def test_register_malformed_multipart_is_400(stack, ctype, raw):
+    resp = stack.post("/plugins", data=raw, headers={"Content-Type": ctype})
+    assert_problem(resp, 400, "bad-request")
+
+
+def test_concurrent_duplicate_registrations_yield_one(stack):
+    name = unique("race")
+    content = wasm()
+
+    def one(_):
+        return requests.post(stack.url("/plugins"),
+                             headers={"Authorization": f"Bearer {stack.token}"},
+                             data={"name": name, "version": "1.0.0", "type": "middleware"},
+                             files={"file": ("p.wasm", content, "application/wasm")}, timeout=30)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        resps = list(pool.map(one, range(6)))
+    codes = sorted(r.status_code for r in resps)
+    assert codes == [201] + [409] * 5, f"statuses {codes}"
+    for r in resps:
+        if r.status_code == 409:
+            assert_problem(r, 409, "conflict")
+    assert len(assert_json(stack.get(f"/plugins/{name}"), 200)) == 1
 
 
 def test_register_invalid_creates_nothing(stack):
@@ -353,6 +399,45 @@ def test_download_returns_exact_bytes(stack):
     assert hashlib.sha256(resp.content).hexdigest() == created["sha256"]
 
 
+def test_multipart_tricky_content_round_trips(stack):
+    # bytes that look like multipart syntax, CR/LF runs, NULs and high bytes inside the file
+    tricky = (b"\r\n--\r\n--boundary\r\n\r\n--" + b"\r\n" * 50 + b"\x00" * 100
+              + b'Content-Disposition: form-data; name="name"\r\n\r\nevil\r\n'
+              + bytes(range(256)) + b"--\r\n" + b"\xff" * 300 + b"\r")
+    content = wasm(tricky)
+    created = register(stack, file=content)
+    dl = stack.get(f"/plugins/{created['name']}/1.0.0/download")
+    assert dl.status_code == 200, describe(dl)
+    assert dl.content == content
+    assert created["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_smallest_module_is_accepted(stack):
+    created = register(stack, file=WASM_MAGIC)
+    assert created["sha256"] == hashlib.sha256(WASM_MAGIC).hexdigest()
+    dl = stack.get(f"/plugins/{created['name']}/1.0.0/download")
+    assert dl.content == WASM_MAGIC
+
+
+def test_file_part_before_text_fields(stack):
+    name = unique()
+    content = wasm(b"file-first")
+    boundary = "b" + uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"x.wasm\"\r\nContent-Type: application/wasm\r\n\r\n").encode() + content
+    for k, v in (("type", "dispatcher"), ("version", "4.5.6"), ("name", name),
+                 ("description", "after the file")):
+        body += (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n"
+                 f"{v}").encode()
+    body += f"\r\n--{boundary}--\r\n".encode()
+    resp = stack.post("/plugins", data=body,
+                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    created = assert_json(resp, 201)
+    assert (created["name"], created["version"], created["plugin_type"], created["description"]) \
+        == (name, "4.5.6", "dispatcher", "after the file")
+    assert created["sha256"] == hashlib.sha256(content).hexdigest()
+
+
 def test_download_unknown_is_404(stack):
     created = register(stack)
     assert_problem(stack.get(f"/plugins/{created['name']}/9.9.9/download"), 404, "not-found")
@@ -376,6 +461,14 @@ def test_delete_then_get_and_delete_again_are_404(stack):
     assert [p["version"] for p in remaining] == ["2.0.0"]
     listed = [(p["name"], p["version"]) for p in assert_json(stack.get("/plugins"), 200)]
     assert (name, "1.0.0") not in listed and (name, "2.0.0") in listed
+
+
+def test_delete_last_version_makes_plugin_unknown(stack):
+    created = register(stack, version="1.0.0")
+    assert stack.delete(f"/plugins/{created['name']}/1.0.0").status_code == 204
+    assert_problem(stack.get(f"/plugins/{created['name']}"), 404, "not-found")
+    names = [p["name"] for p in assert_json(stack.get("/plugins"), 200)]
+    assert created["name"] not in names
 
 
 def test_delete_unknown_is_404(stack):

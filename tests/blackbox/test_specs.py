@@ -1,6 +1,7 @@
 """Specs: POST/GET /specs, GET/DELETE /specs/{id}, /history, /content, and the extension
 POST/GET /projects/{projectId}/specs — against the contract, NOTES.md and docs/api-decisions.md."""
 import re
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -535,6 +536,54 @@ def test_concurrent_first_uploads_create_one_default_project(make_stack):
     assert len(specs) == 12
 
 
+def _race_uploads_against_project_delete(stack):
+    project = make_project(stack)
+    hdrs = {"Authorization": f"Bearer {stack.token}"}
+    first_done = threading.Event()
+
+    def uploader(worker):
+        out = []
+        for i in range(12):
+            r = requests.post(stack.url(f"/projects/{project['id']}/specs"), headers=hdrs,
+                              timeout=30, files={"file": ("r.yaml", specgen.openapi(
+                                  f"race-{worker}-{i % 3}", description=str(i)), "application/yaml")})
+            out.append(r)
+            if r.status_code == 201:
+                first_done.set()
+        return out
+
+    def deleter():
+        first_done.wait(10)
+        return requests.delete(stack.url(f"/projects/{project['id']}"), headers=hdrs, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        ups = [pool.submit(uploader, w) for w in range(4)]
+        dele = pool.submit(deleter)
+        resps = [r for f in ups for r in f.result()]
+        d = dele.result()
+    assert d.status_code == 204, describe(d)
+    return project, resps
+
+
+def test_upload_racing_project_delete_is_201_or_404_and_leaves_no_orphans(stack):
+    # An upload that loses the race against DELETE /projects/{id} finds no project: 404.
+    for _ in range(3):
+        project, resps = _race_uploads_against_project_delete(stack)
+        odd = [describe(r) for r in resps if r.status_code not in (201, 404)]
+        assert not odd, f"uploads racing the project delete got: {odd[:3]}"
+        for r in resps:
+            if r.status_code == 404:
+                assert_problem(r, 404, "not-found")
+        assert_problem(stack.get(f"/projects/{project['id']}/specs"), 404, "not-found")
+        projects = {p["id"] for p in assert_json(stack.get("/projects"), 200)}
+        orphans = [s for s in list_specs(stack) if s.get("project_id") == project["id"]]
+        assert not orphans, f"specs of a deleted project survive: {orphans}"
+        for r in resps:
+            if r.status_code == 201:
+                assert_problem(stack.get(f"/specs/{r.json()['id']}"), 404, "not-found")
+        assert project["id"] not in projects
+
+
 # ---------------------------------------------------------------- list
 
 def test_list_contains_uploaded_specs(stack, project):
@@ -646,6 +695,29 @@ def test_get_spec(stack, project):
         assert spec["current_revision"] == 2
     if "project_id" in spec:
         assert spec["project_id"] == project["id"]
+
+
+def test_revision_updates_type_version_and_updated_at(stack, project):
+    title = unique("evolve")
+    first = upload(stack, specgen.openapi(title, version="3.0.3"), project_id=project["id"])
+    s1 = get_spec(stack, first["id"])
+    assert (s1["spec_type"], s1["spec_version"]) == ("openapi", "3.0.3")
+    upload(stack, specgen.openapi(title, version="3.1.0"), project_id=project["id"])
+    s2 = get_spec(stack, first["id"])
+    assert (s2["spec_type"], s2["spec_version"]) == ("openapi", "3.1.0")
+    third = upload(stack, specgen.asyncapi(title), project_id=project["id"])
+    assert third["id"] == first["id"] and third["revision"] == 3
+    s3 = get_spec(stack, first["id"])
+    assert (s3["spec_type"], s3["spec_version"]) == ("asyncapi", "3.0.0")
+    assert s3["current_sha256"] == third["sha256"]
+    assert s1["created_at"] == s2["created_at"] == s3["created_at"]
+    assert ts(s1["updated_at"]) <= ts(s2["updated_at"]) <= ts(s3["updated_at"])
+    assert ts(s3["updated_at"]) > ts(s3["created_at"])
+    hist = history(stack, first["id"])
+    assert ts(hist[0]["created_at"]) <= ts(s3["updated_at"])
+    # the type filter follows the current revision
+    assert first["id"] in {s["id"] for s in list_specs(stack, "?type=asyncapi")}
+    assert first["id"] not in {s["id"] for s in list_specs(stack, "?type=openapi")}
 
 
 def test_get_unknown_spec_is_404(stack):

@@ -277,8 +277,46 @@ static void s_headers(gw_request_t *r, pr_request_t *req)
 
 static void s_done(void *arg, int nak, const void *reply, size_t len);
 
+/* Calls fn for each service of the route table once (the gateway itself excluded). */
+static void s_each_service(void (*fn)(void *arg, const char *service), void *arg)
+{
+    for (size_t i = 0; i < pr_routes_count; i++) {
+        const char *svc = pr_routes[i].service;
+        bool seen = strcmp(svc, "gateway") == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(pr_routes[j].service, svc) == 0;
+        if (!seen)
+            fn(arg, svc);
+    }
+}
+
+typedef struct {
+    gw_http_t *h;
+    char *out;
+    size_t at, cap;
+    const char *fmt, *sep;
+} s_counts_t;
+
+static void s_count_one(void *arg, const char *svc)
+{
+    s_counts_t *c = arg;
+    if (c->at < c->cap)
+        c->at += (size_t) snprintf(c->out + c->at, c->cap - c->at, c->fmt, c->at ? c->sep : "",
+                                   svc, gw_front_workers(c->h->front, svc));
+}
+
+/* "registry=2,compiler=0,hub=0": the broker's view, for the health check's `checks`. */
+static void s_worker_counts(gw_http_t *h, char *out, size_t cap, const char *fmt,
+                            const char *sep)
+{
+    s_counts_t c = { h, out, 0, cap, fmt, sep };
+    out[0] = '\0';
+    s_each_service(s_count_one, &c);
+}
+
 static int s_submit(gw_request_t *r)
 {
+    char workers[256];
     pr_request_t req = { .op = r->match.route->op, .rid = r->rid, .principal = r->principal,
                          .uri = r->url };
     s_kv_collect_t q = { req.query, 0, NULL };
@@ -291,6 +329,10 @@ static int s_submit(gw_request_t *r)
     memcpy(req.path, r->match.params, r->match.nparams * sizeof(pr_kv_t));
     req.npath = r->match.nparams;
     s_headers(r, &req);
+    if (strcmp(req.op, "health") == 0) {
+        s_worker_counts(r->http, workers, sizeof workers, "%s%s=%zu", ",");
+        req.headers[req.nheaders++] = (pr_kv_t) { "X-Barbacane-Workers", workers };
+    }
     req.body = r->body.data;
     req.body_len = r->body.len;
     for (size_t i = 0; i < r->nparts; i++)
@@ -399,19 +441,22 @@ static enum MHD_Result s_respond(gw_request_t *r)
 static enum MHD_Result s_metrics(gw_request_t *r)
 {
     gw_http_t *h = r->http;
-    char *out = malloc(1024);
+    char *out = malloc(2048), workers[1024];
     if (!out)
         return MHD_NO;
-    int n = snprintf(out, 1024,
+    s_worker_counts(h, workers, sizeof workers,
+                    "%s\nbarbacane_broker_workers{service=\"%s\"} %zu", "");
+    int n = snprintf(out, 2048,
                      "# TYPE barbacane_http_responses_total counter\n"
                      "barbacane_http_responses_total{class=\"2xx\"} %lu\n"
                      "barbacane_http_responses_total{class=\"3xx\"} %lu\n"
                      "barbacane_http_responses_total{class=\"4xx\"} %lu\n"
                      "barbacane_http_responses_total{class=\"5xx\"} %lu\n"
                      "# TYPE barbacane_http_pending_requests gauge\n"
-                     "barbacane_http_pending_requests %zu\n",
+                     "barbacane_http_pending_requests %zu\n"
+                     "# TYPE barbacane_broker_workers gauge%s\n",
                      h->by_class[2], h->by_class[3], h->by_class[4], h->by_class[5],
-                     gw_front_pending(h->front));
+                     gw_front_pending(h->front), workers);
     return s_send(r, 200, "text/plain; version=0.0.4", out, (size_t) n);
 }
 

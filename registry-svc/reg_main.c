@@ -75,8 +75,19 @@ void reg_health(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         reg_problem(out, req, 503, "the database is unreachable");
         return;
     }
-    json_t *doc = json_pack("{s:s, s:s, s:{s:s}}", "status", "healthy", "version", BB_VERSION,
-                            "checks", "database", "ok");
+    /* The gateway tells us what its broker sees: "registry=2,compiler=0,hub=0". */
+    json_t *workers = json_object();
+    const char *counts = pr_kv_get(req->headers, req->nheaders, "X-Barbacane-Workers");
+    char *copy = strdup(counts ? counts : ""), *save = NULL;
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq && (*eq = '\0', 1))
+            json_object_set_new(workers, kv, json_integer(strtol(eq + 1, NULL, 10)));
+    }
+    free(copy);
+    json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}}", "status", "healthy", "version",
+                            BB_VERSION, "checks", "database", "ok", "broker", "ok", "workers",
+                            workers);
     reg_reply_json(out, 200, doc);
 }
 

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 import harness
 from harness import REQUEST_ID_RE, assert_json, assert_problem, assert_request_id, describe
@@ -262,3 +263,35 @@ def test_gateway_refuses_to_start_without_admin_token(binaries):
         p.wait()
         pytest.fail("gateway without an admin token kept running")
     assert p.returncode != 0
+
+
+# ---------------------------------------------------------------- health checks and metrics
+
+def test_health_reports_database_broker_and_worker_counts(stack):
+    def health():
+        return assert_json(requests.get(stack.base_url + "/health", timeout=5), 200)
+    # both registry workers register within a heartbeat of the stack starting
+    harness.wait_until(lambda: health()["checks"]["workers"].get("registry") == 2, 5,
+                       interval=0.05, what="two registry workers")
+    body = health()
+    checks = body.get("checks")
+    assert checks["database"] == "ok" and checks["broker"] == "ok", body
+    # the default stack runs two registry workers and no compiler or hub yet
+    assert checks["workers"] == {"registry": 2, "compiler": 0, "hub": 0}, body
+
+
+def test_metrics_is_prometheus_text_with_worker_gauges(stack):
+    harness.wait_until(lambda: 'barbacane_broker_workers{service="registry"} 2'
+                       in stack.get("/metrics").text, 5, interval=0.05, what="two workers")
+    resp = stack.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    lines = resp.text.splitlines()
+    assert 'barbacane_broker_workers{service="registry"} 2' in lines, resp.text
+    assert any(l.startswith('barbacane_http_responses_total{class="2xx"} ') for l in lines)
+    for line in lines:  # every sample line is "name{labels} number"
+        if line and not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_requires_the_admin_token(stack):
+    assert_problem(requests.get(stack.base_url + "/metrics", timeout=5), 401, "unauthorized")

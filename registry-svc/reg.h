@@ -46,6 +46,12 @@ json_t *reg_body_object(const pr_request_t *req, reg_out_t *out);
 void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
                    const char *missing);
 
+/* Adds a Location header (printf-style) when the reply is 201 Created. */
+void reg_location(reg_out_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For statements that affect one row or none: 204 when a row was affected, 404 (missing)
+ * when none, the database error otherwise. True for 204. */
+bool reg_reply_done(reg_out_t *out, const pr_request_t *req, const PGresult *res,
+                    const char *missing);
 /* Takes ownership of body (malloc'd). */
 void reg_reply_owned(reg_out_t *out, int status, const char *ctype, char *body, size_t len);
 

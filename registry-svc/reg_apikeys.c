@@ -173,11 +173,7 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
             reg_problem(out, req, 409, "this project already has a live key with that name");
         else
             reg_reply_row(out, req, res, 201, "project not found");
-        if (out->rep.status == 201) {
-            char loc[128];
-            snprintf(loc, sizeof loc, "/projects/%s/api-keys/%s", pid, id);
-            reg_header(out, "Location", loc);
-        }
+        reg_location(out, "/projects/%s/api-keys/%s", pid, id);
         PQclear(res);
     }
     json_decref(doc);
@@ -207,12 +203,7 @@ void reg_apikey_revoke(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
     PGresult *res = cm_db_exec(ctx->db,
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
         " WHERE project_id = $1 AND id = $2 RETURNING id", 2, vals, NULL, NULL);
-    if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
-    else if (PQntuples(res) == 0)
-        reg_problem(out, req, 404, "API key or project not found");
-    else {
-        reg_reply_empty(out, 204);
+    if (reg_reply_done(out, req, res, "API key or project not found")) {
         pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
         pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);
     }
@@ -287,11 +278,7 @@ static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, co
         "   'replaces', $8::uuid, 'grace_expires_at', $10::text)::text",
         10, vals, lens, fmts);
     reg_reply_row(out, req, ins, 201, "API key not found");
-    if (out->rep.status == 201) {
-        char loc[128];
-        snprintf(loc, sizeof loc, "/projects/%s/api-keys/%s", pid, id);
-        reg_header(out, "Location", loc);
-    }
+    reg_location(out, "/projects/%s/api-keys/%s", pid, id);
     PQclear(ins);
     PQclear(old);
 }

@@ -221,11 +221,7 @@ void reg_plugin_register(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out
             reg_problem(out, req, 409, "this plugin version is already registered");
         else
             reg_reply_row(out, req, res, 201, "plugin not found");
-        if (out->rep.status == 201) {
-            char loc[256];
-            snprintf(loc, sizeof loc, "/plugins/%s/%s", f.name, f.version);
-            reg_header(out, "Location", loc);
-        }
+        reg_location(out, "/plugins/%s/%s", f.name, f.version);
         PQclear(res);
     }
     free(f.description);

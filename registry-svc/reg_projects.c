@@ -111,11 +111,7 @@ void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "INSERT INTO projects (name, description) VALUES ($1, $2)"
         " RETURNING bb_project_json(projects)::text, id::text", 2, vals, NULL, NULL);
     reg_reply_row(out, req, res, 201, "project not found");
-    if (out->rep.status == 201) {
-        char loc[64];
-        snprintf(loc, sizeof loc, "/projects/%s", PQgetvalue(res, 0, 1));
-        reg_header(out, "Location", loc);
-    }
+    reg_location(out, "/projects/%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     json_decref(doc);
 }
@@ -155,12 +151,7 @@ void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
         "       SELECT $2, $3, 'project.delete', id::text FROM d)"
         " SELECT id FROM d", 3, vals, NULL, NULL);
-    if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
-    else if (PQntuples(res) == 0)
-        reg_problem(out, req, 404, "project not found");
-    else {
-        reg_reply_empty(out, 204);
+    if (reg_reply_done(out, req, res, "project not found")) {
         pr_kv_t ev[] = { { "project_id", id } };
         pr_event_publish(ctx->pub, PR_EV_PROJECT_DELETED, ev, 1);
     }

@@ -4,6 +4,7 @@
 #include "cm_log.h"
 #include "cm_problem.h"
 #include "cm_util.h"
+#include <stdarg.h>
 #include <string.h>
 
 static void s_set(reg_out_t *out, int status, const char *ctype, char *body, size_t len)
@@ -139,4 +140,28 @@ void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int s
     else
         reg_reply_text(out, status, "application/json", PQgetvalue(res, 0, 0),
                        (size_t) PQgetlength(res, 0, 0));
+}
+
+void reg_location(reg_out_t *out, const char *fmt, ...)
+{
+    if (out->rep.status != 201)
+        return;
+    char loc[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(loc, sizeof loc, fmt, ap);
+    va_end(ap);
+    reg_header(out, "Location", loc);
+}
+
+bool reg_reply_done(reg_out_t *out, const pr_request_t *req, const PGresult *res,
+                    const char *missing)
+{
+    if (!cm_db_ok(res))
+        reg_db_error(out, req, res);
+    else if (PQntuples(res) == 0)
+        reg_problem(out, req, 404, missing);
+    else
+        reg_reply_empty(out, 204);
+    return out->rep.status == 204;
 }

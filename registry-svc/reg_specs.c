@@ -158,11 +158,7 @@ static void s_store(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, con
             reg_invalid(out, req, "invalid", "/project_id", "project_id names no project");
     } else {
         reg_reply_row(out, req, res, 201, "spec not found");
-    }
-    if (out->rep.status == 201) {
-        char loc[64];
-        snprintf(loc, sizeof loc, "/specs/%s", PQgetvalue(res, 0, 1));
-        reg_header(out, "Location", loc);
+        reg_location(out, "/specs/%s", PQgetvalue(res, 0, 1));
     }
     PQclear(res);
 }
@@ -247,12 +243,7 @@ void reg_spec_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
         "       SELECT $2, $3, 'spec.delete', id::text FROM d)"
         " SELECT id FROM d", 3, vals, NULL, NULL);
-    if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
-    else if (PQntuples(res) == 0)
-        reg_problem(out, req, 404, "spec not found");
-    else
-        reg_reply_empty(out, 204);
+    reg_reply_done(out, req, res, "spec not found");
     PQclear(res);
 }
 

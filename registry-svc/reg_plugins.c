@@ -193,8 +193,9 @@ static bool s_parse_form(const pr_request_t *req, reg_out_t *out, s_form_t *f)
         return reg_invalid(out, req, "invalid", "/file", "file must be a WebAssembly module (\\0asm, version 1)"), false;
     if (desc) {
         f->description = malloc(desc->len + 1);
-        if (!f->description || desc->len > 4096 || !s_text(desc, f->description, desc->len + 1))
-            return reg_invalid(out, req, "invalid", "/description", "description must be UTF-8 text of at most 4096 bytes"), false;
+        if (!f->description || !s_text(desc, f->description, desc->len + 1)
+            || cm_utf8_len(f->description) > 4096)
+            return reg_invalid(out, req, "invalid", "/description", "description must be UTF-8 text of at most 4096 characters"), false;
     }
     return (f->capabilities = s_json_field(req, out, "capabilities", true, "[]"))
            && (f->config_schema = s_json_field(req, out, "config_schema", false, "{}"));

@@ -67,6 +67,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbarbacane.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+$(BUILD)/tests/bb-sub: tests/tools/bb_sub.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 $(BUILD)/tests/bench-hello: tests/bench/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -86,20 +90,22 @@ run: deps
 stop:
 	@bash deploy/stop.sh
 
+TEST_TOOLS = $(BUILD)/tests/bb-sub
+
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_TOOLS)
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)"
 
 test-unit: all $(UNIT_BINS)
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)" unit
 
-test-blackbox: all
+test-blackbox: all $(TEST_TOOLS)
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)" blackbox
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all \
-	    $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BINS))
+	    $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BINS) $(TEST_TOOLS))
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bash tests/run-all.sh build-asan bin-asan
 

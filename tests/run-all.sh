@@ -28,7 +28,7 @@ if [ "$WHICH" != unit ]; then
     fi
     xml="$ROOT/$BUILD/pytest.xml"
     rm -f "$xml"
-    BARBACANE_BIN_DIR="$ROOT/$BIN" "$PYTHON" -m pytest -q -p no:cacheprovider \
+    BARBACANE_BIN_DIR="$ROOT/$BIN" BARBACANE_TOOLS_DIR="$ROOT/$BUILD/tests" "$PYTHON" -m pytest -q -p no:cacheprovider \
         --junitxml="$xml" "$ROOT/tests/blackbox"
     rc=$?
     if [ -f "$xml" ]; then

@@ -295,3 +295,15 @@ def test_metrics_is_prometheus_text_with_worker_gauges(stack):
 
 def test_metrics_requires_the_admin_token(stack):
     assert_problem(requests.get(stack.base_url + "/metrics", timeout=5), 401, "unauthorized")
+
+
+def test_several_admin_tokens_are_all_accepted(make_stack):
+    # The file's token plus two given on the command line: all three work, others do not.
+    s = make_stack(registries=1, gateway_args=["--admin-token", "second-token-abc,third-token-xyz"])
+    for token in (s.token, "second-token-abc", "third-token-xyz"):
+        resp = requests.get(s.base_url + "/projects", timeout=5,
+                            headers={"Authorization": f"Bearer {token}"})
+        assert_json(resp, 200)
+    resp = requests.get(s.base_url + "/projects", timeout=5,
+                        headers={"Authorization": "Bearer second-token-ab"})
+    assert_problem(resp, 401, "unauthorized")

@@ -77,8 +77,9 @@ void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const cha
 /* ---- idempotency (reg_idem.c) ---- */
 typedef struct {
     bool active;           /* a key was given and the lock is held */
-    char fingerprint[65];
-    const char *key;
+    char fingerprint[65];  /* of the request */
+    char id[65];           /* record id: hash of principal + Idempotency-Key */
+    unsigned char seal[32];/* sealing key for the stored body, never stored */
 } reg_idem_t;
 /* Before a mutation: true when the request has been answered from the store (a replay or a
  * 409); otherwise the handler runs and reg_idem_after must follow. */

@@ -1,9 +1,12 @@
 /* Idempotency-Key for registry mutations: the first answer to a keyed request is stored for
- * 24 h and replayed for the same request; a different request under the key is 409. */
+ * 24 h and replayed for the same request; a different request under the key is 409. Stored
+ * bodies are sealed with a key derived from the Idempotency-Key, which is kept only as a hash:
+ * a replayed answer may carry a secret (a new API key) that the database must not hold. */
 #include "reg.h"
 #include "cm_log.h"
 #include "cm_util.h"
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <string.h>
 
 #define REG_IDEM_KEY_MAX 255
@@ -58,29 +61,78 @@ static void s_fingerprint(const pr_request_t *req, char out[65])
     cm_hex(d, 32, out);
 }
 
-static void s_lock(reg_ctx_t *ctx, const pr_request_t *req, const char *key, bool on)
+/* The record's id (hex) and its sealing key, both from principal + Idempotency-Key. */
+static void s_derive(const pr_request_t *req, const char *key, char id[65], unsigned char seal[32])
 {
-    const char *vals[] = { req->principal ? req->principal : "", key };
+    const char *who = req->principal ? req->principal : "";
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char d[32];
+    unsigned int n = 32;
+    for (int round = 0; round < 2; round++) {
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        s_feed_str(md, round ? "barbacane-idempotency-seal-v1" : "barbacane-idempotency-id-v1");
+        s_feed_str(md, who);
+        s_feed_str(md, key);
+        EVP_DigestFinal_ex(md, round ? seal : d, &n);
+    }
+    EVP_MD_CTX_free(md);
+    cm_hex(d, 32, id);
+}
+
+/* AES-256-GCM: out = nonce(12) || ciphertext || tag(16); returns its length, 0 on failure. */
+static size_t s_seal(const unsigned char key[32], const unsigned char *in, size_t len,
+                     unsigned char *out)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0;
+    bool ok = c && RAND_bytes(out, 12) == 1
+              && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, out) == 1
+              && EVP_EncryptUpdate(c, out + 12, &n, in, (int) len) == 1
+              && EVP_EncryptFinal_ex(c, out + 12 + n, &m) == 1
+              && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + 12 + n + m) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? (size_t) (12 + n + m + 16) : 0;
+}
+
+/* Inverse of s_seal; returns the plaintext length, -1 when the record does not open. */
+static long s_open(const unsigned char key[32], const unsigned char *in, size_t len,
+                   unsigned char *out)
+{
+    if (len < 28)
+        return -1;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0;
+    bool ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, in) == 1
+              && EVP_DecryptUpdate(c, out, &n, in + 12, (int) (len - 28)) == 1
+              && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, (void *) (in + len - 16)) == 1
+              && EVP_DecryptFinal_ex(c, out + n, &m) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? n + m : -1;
+}
+
+static void s_lock(reg_ctx_t *ctx, const char *id, bool on)
+{
+    const char *vals[] = { id };
     PGresult *res = cm_db_exec(ctx->db, on
-        ? "SELECT pg_advisory_lock(hashtextextended($1 || chr(10) || $2, 7))"
-        : "SELECT pg_advisory_unlock(hashtextextended($1 || chr(10) || $2, 7))",
-        2, vals, NULL, NULL);
+        ? "SELECT pg_advisory_lock(hashtextextended($1, 7))"
+        : "SELECT pg_advisory_unlock(hashtextextended($1, 7))", 1, vals, NULL, NULL);
     PQclear(res);
 }
 
-/* Rebuilds the stored reply: headers are "name: value" lines. */
-static void s_replay(reg_out_t *out, PGresult *res)
+/* Rebuilds the stored reply: headers are "name: value" lines; the body is unsealed. */
+static bool s_replay(reg_out_t *out, PGresult *res, const unsigned char seal[32])
 {
     const char *ctype = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
-    int status = atoi(PQgetvalue(res, 0, 1));
-    size_t blen = 0;
-    unsigned char *body = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, 4), &blen);
-    char *copy = malloc(blen + 1);
-    if (copy && body)
-        memcpy(copy, body, blen);
-    PQfreemem(body);
-    out->rep.content_type = NULL;
-    reg_reply_owned(out, status, NULL, copy, copy ? blen : 0);
+    size_t slen = 0;
+    unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, 4), &slen);
+    char *body = sealed ? malloc(slen + 1) : NULL;
+    long blen = body ? s_open(seal, sealed, slen, (unsigned char *) body) : -1;
+    PQfreemem(sealed);
+    if (blen < 0) {
+        free(body);
+        return false;
+    }
+    reg_reply_owned(out, atoi(PQgetvalue(res, 0, 1)), NULL, body, (size_t) blen);
     if (ctype) {
         size_t l = strlen(ctype) + 1;
         if (out->hused + l <= sizeof out->hstore) {
@@ -98,6 +150,7 @@ static void s_replay(reg_out_t *out, PGresult *res)
     }
     free(lines);
     reg_header(out, "X-Idempotency-Replayed", "true");
+    return true;
 }
 
 bool reg_idem_before(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, reg_idem_t *st)
@@ -111,11 +164,12 @@ bool reg_idem_before(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, re
         return true;
     }
     s_fingerprint(req, st->fingerprint);
-    s_lock(ctx, req, key, true);   /* concurrent repeats wait for the first to finish */
-    const char *vals[] = { req->principal ? req->principal : "", key };
+    s_derive(req, key, st->id, st->seal);
+    s_lock(ctx, st->id, true);   /* concurrent repeats wait for the first to finish */
+    const char *vals[] = { st->id };
     PGresult *res = cm_db_exec(ctx->db,
-        "SELECT fingerprint, status, content_type, headers, body FROM idempotency_keys"
-        " WHERE principal = $1 AND key = $2 AND expires_at > now()", 2, vals, NULL, NULL);
+        "SELECT fingerprint, status, content_type, headers, sealed_body FROM idempotency_keys"
+        " WHERE key_hash = $1 AND expires_at > now()", 1, vals, NULL, NULL);
     bool answered = true;
     if (!cm_db_ok(res))
         reg_db_error(out, req, res);
@@ -123,13 +177,12 @@ bool reg_idem_before(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, re
         answered = false;
     else if (strcmp(PQgetvalue(res, 0, 0), st->fingerprint) != 0)
         reg_problem(out, req, 409, "this Idempotency-Key was used for a different request");
-    else
-        s_replay(out, res);
+    else if (!s_replay(out, res, st->seal))
+        reg_problem(out, req, 500, "the stored answer could not be opened");
     PQclear(res);
     if (answered)
-        s_lock(ctx, req, key, false);
+        s_lock(ctx, st->id, false);
     st->active = !answered;
-    st->key = key;
     return answered;
 }
 
@@ -138,32 +191,36 @@ void reg_idem_after(reg_ctx_t *ctx, const pr_request_t *req, const reg_out_t *ou
 {
     if (!st->active)
         return;
-    if (out->rep.status < 500) {
+    unsigned char *sealed = malloc(out->rep.body_len + 28);
+    size_t slen = sealed ? s_seal(st->seal, out->rep.body ? out->rep.body : (const unsigned char *) "",
+                                  out->rep.body_len, sealed) : 0;
+    if (out->rep.status < 500 && slen > 0) {
         char status[16], headers[2048] = "";
         size_t at = 0;
         snprintf(status, sizeof status, "%d", out->rep.status);
         for (size_t i = 0; i < out->rep.nheaders && at < sizeof headers; i++)
             at += (size_t) snprintf(headers + at, sizeof headers - at, "%s: %s\n",
                                     out->rep.headers[i].key, out->rep.headers[i].val);
-        const char *vals[] = { req->principal ? req->principal : "", st->key, st->fingerprint,
-                               status, out->rep.content_type, headers,
-                               out->rep.body ? (const char *) out->rep.body : "" };
-        int lens[] = { 0, 0, 0, 0, 0, 0, (int) out->rep.body_len };
-        int fmts[] = { 0, 0, 0, 0, 0, 0, 1 };
+        const char *vals[] = { st->id, st->fingerprint, status, out->rep.content_type, headers,
+                               (const char *) sealed };
+        int lens[] = { 0, 0, 0, 0, 0, (int) slen };
+        int fmts[] = { 0, 0, 0, 0, 0, 1 };
         PGresult *res = cm_db_exec(ctx->db,
-            "INSERT INTO idempotency_keys (principal, key, fingerprint, status, content_type,"
-            " headers, body, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-            " now() + interval '24 hours') ON CONFLICT (principal, key) DO UPDATE SET"
+            "INSERT INTO idempotency_keys (key_hash, fingerprint, status, content_type, headers,"
+            " sealed_body, expires_at) VALUES ($1, $2, $3, $4, $5, $6,"
+            " now() + interval '24 hours') ON CONFLICT (key_hash) DO UPDATE SET"
             " fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,"
             " content_type = EXCLUDED.content_type, headers = EXCLUDED.headers,"
-            " body = EXCLUDED.body, created_at = now(), expires_at = EXCLUDED.expires_at"
-            " WHERE idempotency_keys.expires_at <= now()", 7, vals, lens, fmts);
+            " sealed_body = EXCLUDED.sealed_body, created_at = now(),"
+            " expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now()",
+            6, vals, lens, fmts);
         if (!cm_db_ok(res))
             cm_log_op(CM_LOG_WARN, req->rid, req->op, "idempotency record not stored: %s",
                       PQresultErrorMessage(res));
         PQclear(res);
     }
-    s_lock(ctx, req, st->key, false);
+    free(sealed);
+    s_lock(ctx, st->id, false);
     st->active = false;
 }
 

@@ -281,6 +281,36 @@ def test_concurrent_same_key_different_bodies(stack):
     assert len(made) == 1
 
 
+def test_same_key_other_method_is_409(stack):
+    created = assert_json(stack.post("/projects", json={"name": unique()}), 201)
+    k = key()
+    assert_json(stack.put(f"/projects/{created['id']}", json={"description": "d"},
+                          headers={"Idempotency-Key": k}), 200)
+    assert_problem(stack.delete(f"/projects/{created['id']}", headers={"Idempotency-Key": k}),
+                   409, "conflict")
+    assert_json(stack.get(f"/projects/{created['id']}"), 200)
+
+
+def test_concurrent_spec_uploads_same_key_make_one_revision(stack):
+    project = specgen.make_project(stack)
+    k, title = key(), unique("idem-spec-race")
+    data = specgen.openapi(title)
+    hdrs = {"Authorization": f"Bearer {stack.token}", "Idempotency-Key": k}
+
+    def send(_):
+        return requests.post(stack.url("/specs"), headers=hdrs, timeout=30,
+                             files={"file": ("race.yaml", data, "application/yaml")},
+                             data={"project_id": project["id"]})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        resps = list(pool.map(send, range(8)))
+    bodies = [assert_json(r, 201) for r in resps]
+    assert all(b == bodies[0] for b in bodies), bodies
+    assert sum(1 for r in resps if r.headers.get(REPLAYED) == "true") == 7
+    hist = assert_json(stack.get(f"/specs/{bodies[0]['id']}/history"), 200)
+    assert [h["revision"] for h in hist] == [1]
+
+
 # ================================================================ pagination
 
 LINK_NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
@@ -407,6 +437,35 @@ def test_pagination_survives_deletes_between_pages(make_stack):
     assert len(ids) == len(set(ids)) == 120
 
 
+def test_pagination_survives_deleting_the_cursor_item(make_stack):
+    stack = make_stack()
+    create_projects(stack, 30, "curdel")
+    full = [p["id"] for p in assert_json(stack.get("/projects"), 200)]
+    resp = stack.get("/projects?limit=10")
+    first = assert_json(resp, 200)
+    nxt = next_link(resp)
+    assert nxt
+    # the cursor names the last item returned; it disappears before the next page is read
+    assert stack.delete(f"/projects/{first[-1]['id']}").status_code == 204
+    rest, _ = walk(stack, nxt, 10)
+    assert [p["id"] for p in rest] == full[10:]
+
+
+def test_pagination_sees_items_created_during_the_walk(make_stack):
+    stack = make_stack()
+    before = create_projects(stack, 25, "grow")
+    resp = stack.get("/projects?limit=10")
+    first = assert_json(resp, 200)
+    nxt = next_link(resp)
+    later = [assert_json(stack.post("/projects", json={"name": unique("grow-late")}), 201)["id"]
+             for _ in range(5)]
+    rest, _ = walk(stack, nxt, 10)
+    ids = [p["id"] for p in first] + [p["id"] for p in rest]
+    assert len(ids) == len(set(ids)) == 30, "no duplicates, nothing skipped"
+    assert set(ids) == set(before) | set(later)
+    assert ids[-5:] == later, "oldest first: the new projects come last"
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "limit=-1", "limit=",
                                    "limit=1.5", "limit=10&cursor=garbage", "cursor=garbage"],
                          ids=["zero", "1001", "abc", "negative", "empty", "fraction",
@@ -429,6 +488,17 @@ def test_tampered_cursor_is_400(stack):
         assert_problem(r, 400, "bad-request")
 
 
+@pytest.mark.parametrize("raw", [b"abc", b"x" * 3000, b"\x00\xff", b",", b"1,not-a-uuid",
+                                 b"99999999999999999999999999,00000000-0000-4000-8000-000000000000",
+                                 b"' OR 1=1 --"],
+                         ids=["short", "long", "binary", "comma", "bad-uuid", "huge-number", "sql"])
+@pytest.mark.parametrize("path", ["/projects", "/specs"])
+def test_crafted_cursor_is_400(stack, path, raw):
+    import base64
+    cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert_problem(stack.get(f"{path}?limit=5&cursor={cursor}"), 400, "bad-request")
+
+
 def test_limit_1000_is_accepted(stack):
     resp = stack.get("/projects?limit=1000")
     assert isinstance(assert_json(resp, 200), list)
@@ -443,7 +513,9 @@ def test_specs_pagination(stack):
            for i in range(5)]
     ids = [u["id"] for u in ups]
 
-    full = [s["id"] for s in assert_json(stack.get("/specs"), 200)]
+    resp_full = stack.get("/specs")
+    full = [s["id"] for s in assert_json(resp_full, 200)]
+    assert next_link(resp_full) is None, "without limit the whole list, no next link"
     items, pages = walk(stack, "/specs?limit=2", 2)
     assert [s["id"] for s in items] == full
     assert_schema_list(items, "Spec")
@@ -484,3 +556,5 @@ def test_specs_pagination_link_encodes_filter(stack):
                          ids=["zero", "1001", "abc", "garbage-cursor"])
 def test_specs_bad_pagination_params_are_400(stack, query):
     assert_problem(stack.get("/specs?" + query), 400, "bad-request")
+    project = specgen.make_project(stack)
+    assert_problem(stack.get(f"/projects/{project['id']}/specs?" + query), 400, "bad-request")

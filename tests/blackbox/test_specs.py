@@ -160,6 +160,9 @@ def test_upload_json_document(stack, project):
     content = stack.get(f"/specs/{up['id']}/content")
     assert content.status_code == 200, describe(content)
     assert content.content == data
+    assert content.headers.get("Content-Type", "").split(";")[0].strip() == "application/yaml"
+    hist = history(stack, up["id"])
+    assert hist[0]["filename"] == "api.json"
 
 
 def test_upload_asyncapi_3(stack, project):
@@ -231,6 +234,13 @@ def test_openapi_2_version_is_rejected(stack, project):
 
 def test_missing_info_title_is_e1004(stack, project):
     data = b'openapi: 3.1.0\ninfo:\n  version: "1"\npaths: {}\n'
+    assert_spec_rejected(post_spec(stack, data, project_id=project["id"]), "E1004")
+
+
+@pytest.mark.parametrize("title", [b"", b"~", b"null", b"42", b"[a]", b"{x: 1}"],
+                         ids=["empty-null", "tilde", "null", "int", "seq", "map"])
+def test_title_not_a_string_is_e1004(stack, project, title):
+    data = b"openapi: 3.1.0\ninfo:\n  title: " + title + b"\n  version: '1'\npaths: {}\n"
     assert_spec_rejected(post_spec(stack, data, project_id=project["id"]), "E1004")
 
 
@@ -476,6 +486,35 @@ def test_spec_over_32_mib_is_413(stack, project):
     assert_healthy(stack)
 
 
+def _chunked_multipart(title, filler_chunks, boundary="bbChunkBoundary42"):
+    def gen():
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+               f'filename="chunked.yaml"\r\nContent-Type: application/yaml\r\n\r\n').encode()
+        yield (f'openapi: 3.1.0\ninfo: {{title: "{title}", version: "1"}}\npaths: {{}}\n'
+               'x-pad: "').encode()
+        for _ in range(filler_chunks):
+            yield b"y" * 65536
+        yield b'"\n'
+        yield f"\r\n--{boundary}--\r\n".encode()
+    return gen(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_chunked_spec_upload_over_32_mib_is_413(stack):
+    # no Content-Length: the limit holds while the multipart body streams in
+    body, hdrs = _chunked_multipart(unique("chunk-big"), 33 * 16)
+    resp = stack.post("/specs", data=body, headers=hdrs, timeout=60)
+    assert_problem(resp, 413, "payload-too-large")
+    assert_healthy(stack)
+
+
+def test_chunked_spec_upload_under_limit_is_accepted(stack):
+    title = unique("chunk-ok")
+    body, hdrs = _chunked_multipart(title, 16)
+    resp = stack.post("/specs", data=body, headers=hdrs, timeout=60)
+    up = assert_json(resp, 201)
+    assert up["name"] == title
+
+
 def raw_status_for_large_multipart(stack, size):
     import socket
     boundary = "bbtestboundary"
@@ -664,6 +703,11 @@ def test_list_name_filter_with_nul_matches_nothing(stack, project):
     assert got == [], f"no spec name contains NUL, yet {len(got)} specs matched ?name=%00"
 
 
+@pytest.mark.parametrize("bad", ["swagger", "OPENAPI", ""], ids=["unknown", "uppercase", "empty"])
+def test_list_unknown_type_is_400(stack, bad):
+    assert_problem(stack.get(f"/specs?type={bad}"), 400, "bad-request")
+
+
 def test_list_combined_filters(stack, project):
     tag = uuid.uuid4().hex[:8]
     o = upload(stack, specgen.openapi(f"combo-{tag}-o"), project_id=project["id"])
@@ -676,6 +720,9 @@ def test_list_is_oldest_first(stack, project):
     tag = uuid.uuid4().hex[:8]
     ids = [upload(stack, specgen.openapi(f"ord-{tag}-{i}"), project_id=project["id"])["id"]
            for i in range(4)]
+    assert [s["id"] for s in list_specs(stack, f"?name=ord-{tag}")] == ids
+    # a new revision of the oldest spec does not move it
+    upload(stack, specgen.openapi(f"ord-{tag}-0", description="r2"), project_id=project["id"])
     assert [s["id"] for s in list_specs(stack, f"?name=ord-{tag}")] == ids
 
 

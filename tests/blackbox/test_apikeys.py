@@ -2,13 +2,17 @@
 rotation extension POST /projects/{pid}/api-keys/{kid}/rotate (NOTES.md, docs/api-decisions.md)."""
 import hashlib
 import json
+import os
 import re
+import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import requests
 
 from harness import assert_json, assert_problem, assert_request_id, describe
 from schema import UTC_Z_RE, UUID_V4_LOWER_RE, assert_schema, assert_schema_list
@@ -228,6 +232,22 @@ def test_create_duplicate_name_in_project_is_409(stack, project):
     assert len([k for k in list_keys(stack, project["id"]) if k["name"] == name]) == 1
 
 
+def test_concurrent_creates_with_same_name_yield_one_key(stack, project):
+    name = unique("race")
+
+    def one(_):
+        return requests.post(stack.url(keys_path(project["id"])), json={"name": name},
+                             headers={"Authorization": f"Bearer {stack.token}"}, timeout=10)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        resps = list(pool.map(one, range(8)))
+    codes = sorted(r.status_code for r in resps)
+    assert codes == [201] + [409] * 7, f"statuses {codes}"
+    for r in resps:
+        if r.status_code == 409:
+            assert_problem(r, 409, "conflict")
+    assert len([k for k in list_keys(stack, project["id"]) if k["name"] == name]) == 1
+
+
 def test_same_name_in_other_project_is_201(stack, project):
     other = create_project(stack)
     name = unique()
@@ -247,6 +267,16 @@ def test_name_reusable_after_revoke(stack, project):
 def test_create_for_missing_project_is_404(stack):
     resp = stack.post(keys_path(uuid.uuid4()), json={"name": unique()})
     assert_problem(resp, 404, "not-found")
+
+
+def test_keys_go_with_a_deleted_project(stack):
+    proj = create_project(stack)
+    key = create_key(stack, proj["id"])
+    assert stack.delete(f"/projects/{proj['id']}").status_code == 204
+    assert_problem(stack.get(keys_path(proj["id"])), 404, "not-found")
+    assert_problem(stack.post(keys_path(proj["id"]), json={"name": unique()}), 404, "not-found")
+    assert_problem(stack.delete(f"{keys_path(proj['id'])}/{key['id']}"), 404, "not-found")
+    assert_problem(rotate(stack, proj["id"], key["id"]), 404, "not-found")
 
 
 def test_list_for_missing_project_is_404(stack):
@@ -298,6 +328,71 @@ def test_list_never_shows_the_secret(stack, project):
     for nullable in ("expires_at", "last_used_at", "revoked_at"):
         assert nullable in item and item[nullable] is None, \
             f"{nullable} must be present and null: {item}"
+
+
+def dump_database(stack):
+    """The product database as pg_dump text (bytea values appear hex-encoded); plugin binaries
+    (large, and never holding keys) are left out."""
+    r = subprocess.run([os.path.join(stack.pg.bindir, "pg_dump"), "--data-only", "--no-owner",
+                        "--exclude-table-data=plugins",
+                        "-h", "127.0.0.1", "-p", str(stack.pg.port), "-U", stack.pg.user,
+                        stack.dbname], capture_output=True, timeout=60)
+    assert r.returncode == 0, f"pg_dump failed: {r.stderr[-500:]!r}"
+    return r.stdout.decode("utf-8", "replace")
+
+
+def assert_secret_absent(text, secret, where):
+    plain, hexed = secret in text, secret.encode().hex() in text.lower()
+    assert not plain, f"the plaintext key appears in {where}"
+    assert not hexed, f"the key (hex-encoded, e.g. in a bytea column) appears in {where}"
+
+
+@pytest.mark.parametrize("idempotent", [False, True], ids=["plain", "idempotency-key"])
+def test_plaintext_key_is_never_stored(stack, project, idempotent):
+    # NOTES: "Only the SHA-256 is stored" -- also when the request carries an Idempotency-Key
+    headers = {"Idempotency-Key": "idem-" + uuid.uuid4().hex} if idempotent else {}
+    resp = stack.post(keys_path(project["id"]), json={"name": unique()}, headers=headers)
+    created = assert_json(resp, 201)
+    rot = assert_json(rotate(stack, project["id"], created["id"], json={"grace_period_secs": 60},
+                             headers={"Idempotency-Key": "idem-" + uuid.uuid4().hex}
+                             if idempotent else {}), 201)
+    dump = dump_database(stack)
+    for secret in (created["key"], rot["key"]):
+        assert_secret_absent(dump, secret, "the database")
+
+
+def test_idempotent_create_replays_the_same_key(stack, project):
+    headers = {"Idempotency-Key": "idem-" + uuid.uuid4().hex}
+    body = {"name": unique()}
+    first = stack.post(keys_path(project["id"]), json=body, headers=headers)
+    created = assert_json(first, 201)
+    again = stack.post(keys_path(project["id"]), json=body, headers=headers)
+    replay = assert_json(again, 201)
+    assert again.headers.get("X-Idempotency-Replayed") == "true"
+    assert replay == created
+    assert [k["id"] for k in list_keys(stack, project["id"])] == [created["id"]]
+
+
+def test_idempotent_rotate_replays_the_same_key(stack, project):
+    old = create_key(stack, project["id"])
+    headers = {"Idempotency-Key": "idem-" + uuid.uuid4().hex}
+    first = assert_json(rotate(stack, project["id"], old["id"], json={"grace_period_secs": 30},
+                               headers=headers), 201)
+    again = rotate(stack, project["id"], old["id"], json={"grace_period_secs": 30},
+                   headers=headers)
+    assert assert_json(again, 201) == first
+    assert again.headers.get("X-Idempotency-Replayed") == "true"
+    assert len(list_keys(stack, project["id"])) == 2
+
+
+def test_plaintext_key_is_never_logged(stack, project):
+    created = create_key(stack, project["id"])
+    rot = assert_json(rotate(stack, project["id"], created["id"]), 201)
+    time.sleep(0.2)  # let the services flush their log lines
+    for proc in stack.procs:
+        text = proc.log_text()
+        for secret in (created["key"], rot["key"]):
+            assert secret not in text, f"the plaintext key appears in the log of {proc.name}"
 
 
 def test_list_only_own_project(stack, project):
@@ -436,7 +531,7 @@ def test_rotate_body_not_an_object_is_400(stack, project, raw):
 def test_rotating_an_expired_key_never_hands_out_a_dead_key(stack, project):
     # Either the rotation is refused (409) or the new key is usable: a 201 must not return
     # a key that is already expired.
-    expires = now() + timedelta(seconds=2)
+    expires = now() + timedelta(seconds=3)
     old = create_key(stack, project["id"], expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     time.sleep(max(0.0, (expires - now()).total_seconds()) + 1.0)
     resp = rotate(stack, project["id"], old["id"], json={"grace_period_secs": 60})
@@ -454,6 +549,22 @@ def test_rotate_twice_is_409(stack, project):
     resp = rotate(stack, project["id"], old["id"], json={"grace_period_secs": 3600})
     assert_problem(resp, 409, "conflict")
     assert len([k for k in list_keys(stack, project["id"]) if k["name"] == old["name"]]) == 2
+
+
+def test_concurrent_rotations_yield_one_new_key(stack, project):
+    old = create_key(stack, project["id"])
+    url = stack.url(f"{keys_path(project['id'])}/{old['id']}/rotate")
+
+    def one(_):
+        return requests.post(url, json={"grace_period_secs": 300},
+                             headers={"Authorization": f"Bearer {stack.token}"}, timeout=10)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        resps = list(pool.map(one, range(6)))
+    codes = sorted(r.status_code for r in resps)
+    assert codes == [201] + [409] * 5, f"statuses {codes}"
+    winner = [r.json() for r in resps if r.status_code == 201][0]
+    same_name = [k for k in list_keys(stack, project["id"]) if k["name"] == old["name"]]
+    assert sorted(k["id"] for k in same_name) == sorted([old["id"], winner["id"]])
 
 
 def test_rotate_the_new_key_again(stack, project):

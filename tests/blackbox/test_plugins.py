@@ -121,7 +121,9 @@ def test_register_empty_capabilities_and_schema(stack):
 
 @pytest.mark.parametrize("version", ["1.0.0-alpha.1+build.5", "0.0.0", "10.20.30",
                                      "1.0.0-rc.1", "1.0.0+20130313144700", "1.0.0-0.3.7",
-                                     "1.0.0-x-y-z.--"])
+                                     "1.0.0-x-y-z.--", "1.0.0+001", "1.0.0-0A.is.legal",
+                                     "1.1.2-prerelease+meta", "2.0.0+build.1848",
+                                     "1.0.0-alpha-a.b-c-somethinglong+build.1-aef.1-its-okay"])
 def test_register_valid_semver_accepted(stack, version):
     body = register(stack, version=version)
     assert body["version"] == version
@@ -160,7 +162,9 @@ def test_register_bad_name_is_400(stack, name):
 
 @pytest.mark.parametrize("version", ["1.0", "01.0.0", "1.0.0-", "v1.0.0", "1.0.0.0", "1",
                                      "1.01.0", "1.0.0-01", "1.0.0+", "1.0.0-a..b", "a.b.c",
-                                     " 1.0.0", ""])
+                                     " 1.0.0", "", "1.0.0-alpha_beta", "1.0.0+beta+gamma",
+                                     "-1.0.0", "1.0.0 ", "1.2.3-0123", "+invalid",
+                                     "1.0.0-alpha..1", "1.2.3.DEV", "1.2-SNAPSHOT"])
 def test_register_bad_version_is_400(stack, version):
     resp = post_plugin(stack, version=version)
     assert_field_error(resp, "version")
@@ -206,6 +210,24 @@ def test_register_description_over_4096_is_400(stack):
     assert_field_error(resp, "description")
 
 
+def test_register_description_limit_counts_characters(stack):
+    # decisions: descriptions <= 4096 (characters, as for projects and init)
+    text = "é" * 4095 + "✓"
+    assert register(stack, description=text)["description"] == text
+    assert_field_error(post_plugin(stack, description="é" * 4097), "description")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("description", b"bad \xff\xfe utf-8"), ("description", b"nul \x00 byte"),
+    ("name", b"ab\xffc"), ("version", b"1.0.0-\xff"), ("capabilities", b'["\xff"]'),
+    ("config_schema", b'{"a": "\xff"}'),
+], ids=["desc-bad-utf8", "desc-nul", "name-bad-utf8", "version-bad-utf8", "caps-bad-utf8",
+        "schema-bad-utf8"])
+def test_register_bad_bytes_in_text_fields_is_400(stack, field, value):
+    resp = post_plugin(stack, **{field: value})
+    assert_field_error(resp, field)
+
+
 def test_register_same_field_twice_is_400(stack):
     resp = stack.post("/plugins", data=[("name", unique()), ("name", unique()),
                                         ("version", "1.0.0"), ("type", "middleware")],
@@ -214,7 +236,8 @@ def test_register_same_field_twice_is_400(stack):
 
 
 @pytest.mark.parametrize("ctype,raw", [
-    ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\na\r\n--x--\r\n"),
+    ("multipart/form-data",
+     b"--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\na\r\n--x--\r\n"),
     ("multipart/form-data; boundary=xx",
      b"--xx\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nabc"),
 ], ids=["no-boundary", "truncated"])
@@ -567,6 +590,19 @@ def test_plugin_of_60_mib_is_accepted(stack):
         size += len(block)
     assert size == body.file_size
     assert sha.hexdigest() == body.file_sha256
+
+
+def test_plugin_body_of_exactly_64_mib_is_accepted(stack):
+    # "larger -> 413": a request body of exactly the limit is not larger
+    name = unique("edge")
+    fields = {"name": name, "version": "1.0.0", "type": "dispatcher"}
+    overhead = MultipartStream(fields, 0).total  # boundaries all have the same length
+    body = MultipartStream(fields, 64 * MiB - overhead)
+    assert body.total == 64 * MiB, body.total
+    resp = stack.post("/plugins", data=body, headers={"Content-Type": body.content_type},
+                      timeout=120)
+    created = assert_json(resp, 201)
+    assert created["sha256"] == body.file_sha256
 
 
 def test_plugin_over_64_mib_is_413(stack):

@@ -130,14 +130,23 @@ json_t *reg_body_object(const pr_request_t *req, reg_out_t *out)
     return doc;
 }
 
-void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
-                   const char *missing)
+/* True when res holds a row; otherwise answers with the database error or 404 (missing). */
+static bool s_has_row(reg_out_t *out, const pr_request_t *req, const PGresult *res,
+                      const char *missing)
 {
     if (!cm_db_ok(res))
         reg_db_error(out, req, res);
     else if (PQntuples(res) == 0)
         reg_problem(out, req, 404, missing);
     else
+        return true;
+    return false;
+}
+
+void reg_reply_row(reg_out_t *out, const pr_request_t *req, PGresult *res, int status,
+                   const char *missing)
+{
+    if (s_has_row(out, req, res, missing))
         reg_reply_text(out, status, "application/json", PQgetvalue(res, 0, 0),
                        (size_t) PQgetlength(res, 0, 0));
 }
@@ -157,11 +166,8 @@ void reg_location(reg_out_t *out, const char *fmt, ...)
 bool reg_reply_done(reg_out_t *out, const pr_request_t *req, const PGresult *res,
                     const char *missing)
 {
-    if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
-    else if (PQntuples(res) == 0)
-        reg_problem(out, req, 404, missing);
-    else
-        reg_reply_empty(out, 204);
-    return out->rep.status == 204;
+    if (!s_has_row(out, req, res, missing))
+        return false;
+    reg_reply_empty(out, 204);
+    return true;
 }

@@ -345,17 +345,17 @@ static int s_submit(gw_request_t *r)
     gw_body_free(r);  /* the envelope holds a copy now */
     if (!env)
         return 500;
-    MHD_suspend_connection(r->conn);
-    r->suspended = true;
+    /* The answer always arrives later, from the event loop (never inside this call), so
+     * suspending after a successful submit cannot miss it. */
     int rc = gw_front_submit(r->http->front, r->match.route->service, env, len, req.deadline_ms,
                              s_done, r);
     free(env);
     if (rc != 0) {
-        MHD_resume_connection(r->conn);
-        r->suspended = false;
         r->detail = "the gateway is shutting down";
         return 503;
     }
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
     return 0;
 }
 
@@ -381,7 +381,7 @@ static enum MHD_Result s_finish(gw_request_t *r)
     return status ? s_problem(r, status, r->detail) : MHD_YES;
 }
 
-/* ---- replies from the broker (front thread) ------------------------------------------ */
+/* ---- replies from the broker (event loop) -------------------------------------------- */
 
 static void s_store_reply(gw_request_t *r, const void *data, size_t len)
 {

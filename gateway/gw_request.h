@@ -34,7 +34,7 @@ typedef struct gw_request {
     size_t nparts;
     bool too_large, bad_multipart, suspended, replied;
     int64_t started_ms;
-    /* reply, written by the front thread before resuming */
+    /* reply, filled by the front callback before the connection resumes */
     int status;
     char *content_type;
     gw_buf_t reply;

@@ -96,11 +96,12 @@ static void s_dispatch(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
     for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
         if (strcmp(s_handlers[i].op, req->op) == 0) {
             reg_idem_t idem;
-            if (s_mutation(req->op) && reg_idem_before(ctx, req, out, &idem))
+            bool mutation = s_mutation(req->op);
+            if (mutation && reg_idem_before(ctx, req, out, &idem))
                 return;
             s_handlers[i].fn(ctx, req, out);
             cm_db_rollback(ctx->db);  /* a handler that failed mid-transaction leaves none */
-            if (s_mutation(req->op))
+            if (mutation)
                 reg_idem_after(ctx, req, out, &idem);
             return;
         }

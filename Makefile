@@ -71,6 +71,10 @@ $(BUILD)/tests/bb-sub: tests/tools/bb_sub.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+$(BUILD)/tests/bb-fuzz-broker: tests/tools/bb_fuzz_broker.c $(BUILD)/libbarbacane.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/bench-hello: tests/bench/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -90,7 +94,7 @@ run: deps
 stop:
 	@bash deploy/stop.sh
 
-TEST_TOOLS = $(BUILD)/tests/bb-sub
+TEST_TOOLS = $(BUILD)/tests/bb-sub $(BUILD)/tests/bb-fuzz-broker
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_TOOLS)

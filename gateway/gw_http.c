@@ -542,8 +542,9 @@ gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front)
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) args->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) args->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) args->max_per_ip,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned) 1024,
         MHD_OPTION_END);
     if (!self->daemon) {

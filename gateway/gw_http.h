@@ -11,6 +11,8 @@ typedef struct {
     int port;
     long max_json, max_spec, max_plugin;
     int timeout_ms;
+    int idle_timeout_s;                 /* an idle or stalled connection is closed after this */
+    int max_connections, max_per_ip;
     unsigned char (*token_hashes)[32];  /* SHA-256 of each admin token */
     size_t ntokens;
     bool insecure_dev;                  /* no token configured: loopback dev run */

@@ -15,7 +15,7 @@
 typedef struct {
     const char *http_bind, *broker_bind, *broker, *events_in_bind, *events_out_bind;
     const char *admin_token, *admin_token_file, *instance, *log_level;
-    long http_port, request_timeout_ms, heartbeat_ms, liveness;
+    long http_port, http_idle_timeout_s, http_max_connections, http_max_per_ip, request_timeout_ms, heartbeat_ms, liveness;
     long max_json_body, max_spec_body, max_plugin_body;
     bool insecure_dev;
 } gw_config_t;
@@ -24,6 +24,10 @@ typedef struct {
 static const cm_opt_t s_opts[] = {
     O("http-bind", CM_OPT_STR, "127.0.0.1", http_bind, "IPv4 address the HTTP API listens on"),
     O("http-port", CM_OPT_INT, "9090", http_port, "HTTP port"),
+    O("http-idle-timeout-s", CM_OPT_INT, "30", http_idle_timeout_s,
+      "close a connection idle or stalled mid-request this long"),
+    O("http-max-connections", CM_OPT_INT, "4096", http_max_connections, "open HTTP connections at most"),
+    O("http-max-per-ip", CM_OPT_INT, "512", http_max_per_ip, "open HTTP connections per client address"),
     O("broker-bind", CM_OPT_STR, "tcp://127.0.0.1:5555", broker_bind,
       "broker endpoint workers connect to (\"\" = no embedded broker)"),
     O("broker", CM_OPT_STR, "", broker, "external broker to use when broker-bind is \"\""),
@@ -146,6 +150,9 @@ int main(int argc, char **argv)
 
     gw_http_args_t h = { .bind = c.http_bind, .port = (int) c.http_port,
                          .max_json = c.max_json_body,
+                         .idle_timeout_s = (int) c.http_idle_timeout_s,
+                         .max_connections = (int) c.http_max_connections,
+                         .max_per_ip = (int) c.http_max_per_ip,
                          .max_spec = c.max_spec_body, .max_plugin = c.max_plugin_body,
                          .timeout_ms = (int) c.request_timeout_ms };
     if (s_load_tokens(&c, &h) != 0)

@@ -307,3 +307,17 @@ def test_several_admin_tokens_are_all_accepted(make_stack):
     resp = requests.get(s.base_url + "/projects", timeout=5,
                         headers={"Authorization": "Bearer second-token-ab"})
     assert_problem(resp, 401, "unauthorized")
+
+
+def test_stalled_connection_is_closed_after_the_idle_timeout(make_stack):
+    # Half a request, then silence (slowloris): the gateway drops it after --http-idle-timeout-s.
+    import socket
+    s = make_stack(registries=1, gateway_args=["--http-idle-timeout-s", "1"])
+    with socket.create_connection(("127.0.0.1", s.http_port), timeout=10) as c:
+        c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        data = c.recv(1024)
+        waited = time.monotonic() - t0
+    assert data == b"" or data.startswith(b"HTTP/1.1 "), data
+    assert waited < 5, f"stalled connection held for {waited:.1f}s"
+    assert_json(requests.get(s.base_url + "/health", timeout=5), 200)

@@ -110,7 +110,7 @@ test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all \
 	    $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BINS) $(TEST_TOOLS))
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 BARBACANE_TIME_FACTOR=4 \
 	    bash tests/run-all.sh build-asan bin-asan
 
 valgrind: all $(UNIT_BINS)

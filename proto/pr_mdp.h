@@ -2,6 +2,7 @@
  * docs/adr/0001-wire-framing.md). Timing defaults are overridable at run time by flags. */
 #ifndef PR_MDP_H
 #define PR_MDP_H
+#include <stddef.h>
 #include <stdint.h>
 
 #define PR_MDPC "MDPC02"   /* client protocol tag */

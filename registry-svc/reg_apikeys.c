@@ -171,6 +171,8 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
             8, vals, lens, fmts);
         if (strcmp(cm_db_sqlstate(res), "23505") == 0)
             reg_problem(out, req, 409, "this project already has a live key with that name");
+        else if (strcmp(cm_db_sqlstate(res), "23503") == 0)  /* project deleted meanwhile */
+            reg_problem(out, req, 404, "project not found");
         else
             reg_reply_row(out, req, res, 201, "project not found");
         reg_location(out, "/projects/%s/api-keys/%s", pid, id);
@@ -306,7 +308,19 @@ void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         reg_problem(out, req, 503, "the database is unavailable");
         return;
     }
-    s_rotate(ctx, req, out, pid, kid, grace);
+    /* Lock the project before the key, in the order DELETE /projects takes them (project,
+     * then its keys by cascade): the other order deadlocks against a concurrent delete. */
+    PGresult *lock = cm_db_exec(ctx->db, "SELECT 1 FROM projects WHERE id = $1 FOR KEY SHARE",
+                                1, vals, NULL, NULL);
+    if (!cm_db_ok(lock) || PQntuples(lock) == 0) {
+        if (!cm_db_ok(lock))
+            reg_db_error(out, req, lock);
+        else
+            reg_problem(out, req, 404, "API key or project not found");
+    } else {
+        s_rotate(ctx, req, out, pid, kid, grace);
+    }
+    PQclear(lock);
     if (out->rep.status == 201 && cm_db_commit(ctx->db) == 0) {
         pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
         pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);  /* sessions recheck expiry */

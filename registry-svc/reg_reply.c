@@ -81,6 +81,12 @@ void reg_db_error(reg_out_t *out, const pr_request_t *req, const PGresult *res)
         reg_problem(out, req, 409, "the resource is still referenced");
         return;
     }
+    if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
+        /* lost a race with a concurrent change: nothing was written, a retry will do */
+        cm_log_op(CM_LOG_WARN, req->rid, req->op, "transaction conflict %s", state);
+        reg_problem(out, req, 503, "a concurrent change conflicted with this request; retry");
+        return;
+    }
     cm_log_op(CM_LOG_ERROR, req->rid, req->op, "database error %s: %s", state,
               res ? PQresultErrorMessage(res) : "no result");
     /* class 08 = connection exception, 57P = operator intervention (shutdown) */

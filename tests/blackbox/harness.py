@@ -26,6 +26,10 @@ BIN_DIR = REPO_ROOT / (os.environ.get("BARBACANE_BIN_DIR") or os.environ.get("BB
 GATEWAY_BIN = BIN_DIR / "barbacane-gateway"
 REGISTRY_BIN = BIN_DIR / "barbacane-registry"
 SQL_DIR = REPO_ROOT / "common" / "sql"
+# Sanitizer builds run several times slower: time bounds that guard against denial of service
+# (a hostile document must be refused quickly) scale by this factor (make test-asan sets it).
+TIME_FACTOR = float(os.environ.get("BARBACANE_TIME_FACTOR", "1"))
+
 _SHARED_CONTRACT = REPO_ROOT.parent / "shared" / "contract" / "openapi.yaml"
 CONTRACT_PATH = Path(os.environ.get(
     "BARBACANE_CONTRACT", _SHARED_CONTRACT if _SHARED_CONTRACT.exists()

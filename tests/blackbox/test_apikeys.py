@@ -279,6 +279,60 @@ def test_keys_go_with_a_deleted_project(stack):
     assert_problem(rotate(stack, proj["id"], key["id"]), 404, "not-found")
 
 
+def test_create_racing_project_delete_is_201_or_404(stack):
+    # A key creation that loses a race with DELETE /projects/{id} is 404, never 409 or 500.
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    seen = set()
+    for _ in range(15):
+        proj = create_project(stack)
+
+        def create(i, pid=proj["id"]):
+            return requests.post(stack.url(keys_path(pid)), json={"name": f"r{i}"},
+                                 headers=auth, timeout=10)
+
+        def delete(pid=proj["id"]):
+            return requests.delete(stack.url(f"/projects/{pid}"), headers=auth, timeout=10)
+        with ThreadPoolExecutor(max_workers=9) as pool:
+            futures = [pool.submit(create, i) for i in range(8)]
+            deleted = pool.submit(delete)
+            resps = [f.result() for f in futures]
+        assert deleted.result().status_code == 204, describe(deleted.result())
+        for r in resps:
+            seen.add(r.status_code)
+            if r.status_code == 404:
+                assert_problem(r, 404, "not-found")
+            else:
+                assert r.status_code == 201, describe(r)
+        assert_problem(stack.get(keys_path(proj["id"])), 404, "not-found")
+    assert seen <= {201, 404}
+
+
+def test_rotate_racing_project_delete_is_201_or_404(stack):
+    # A rotation that loses a race with DELETE /projects/{id} is 404 (the key is gone), never
+    # 409 ("already rotated") or 500.
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    for _ in range(15):
+        proj = create_project(stack)
+        keys = [create_key(stack, proj["id"]) for _ in range(4)]
+
+        def rot(kid, pid=proj["id"]):
+            return requests.post(stack.url(f"{keys_path(pid)}/{kid}/rotate"), headers=auth,
+                                 json={"grace_period_secs": 10}, timeout=10)
+
+        def delete(pid=proj["id"]):
+            return requests.delete(stack.url(f"/projects/{pid}"), headers=auth, timeout=10)
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            futures = [pool.submit(rot, k["id"]) for k in keys]
+            deleted = pool.submit(delete)
+            resps = [f.result() for f in futures]
+        assert deleted.result().status_code == 204, describe(deleted.result())
+        for r in resps:
+            if r.status_code == 404:
+                assert_problem(r, 404, "not-found")
+            else:
+                assert r.status_code == 201, describe(r)
+
+
 def test_list_for_missing_project_is_404(stack):
     assert_problem(stack.get(keys_path(uuid.uuid4())), 404, "not-found")
 

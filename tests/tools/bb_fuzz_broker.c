@@ -45,7 +45,7 @@ static void s_add_mangled_envelope(zmsg_t *msg)
 static void s_add_tag(zmsg_t *msg)
 {
     pr_tag_t t = { s_rand(), zclock_time() + 2000 };
-    unsigned char b[16];
+    unsigned char b[20] = { 0 };  /* room for the occasional over-long tag */
     pr_tag_pack(&t, b);
     zmsg_addmem(msg, b, s_rand() % 8 ? 16 : s_rand() % 20);
 }
@@ -53,7 +53,8 @@ static void s_add_tag(zmsg_t *msg)
 static zmsg_t *s_message(void)
 {
     zmsg_t *msg = zmsg_new();
-    unsigned char cmd = (unsigned char) (s_rand() % 8 ? s_rand() % 6 : s_rand());
+    unsigned char cmd[2] = { (unsigned char) (s_rand() % 8 ? s_rand() % 6 : s_rand()),
+                             (unsigned char) s_rand() };
     switch (s_rand() % 5) {
     case 0:  /* pure noise, any number of frames */
         for (int i = 0, n = (int) (s_rand() % 6); i < n; i++)
@@ -68,14 +69,14 @@ static zmsg_t *s_message(void)
         break;
     case 2:  /* client framing with random command and frame counts */
         zmsg_addstr(msg, PR_MDPC);
-        zmsg_addmem(msg, &cmd, s_rand() % 4 ? 1 : 2);
+        zmsg_addmem(msg, cmd, s_rand() % 4 ? 1 : 2);  /* sometimes a 2-byte command */
         for (int i = 0, n = (int) (s_rand() % 5); i < n; i++)
             s_add_random(msg, 40);
         break;
     default: /* worker framing: READY with odd names, REPLY/HEARTBEAT from nobody, junk */
         zmsg_addstr(msg, PR_MDPW);
-        zmsg_addmem(msg, &cmd, 1);
-        if (cmd == PR_W_READY && s_rand() % 2)
+        zmsg_addmem(msg, cmd, 1);
+        if (cmd[0] == PR_W_READY && s_rand() % 2)
             zmsg_addstr(msg, s_rand() % 2 ? "" : "mmi.fake");
         for (int i = 0, n = (int) (s_rand() % 4); i < n; i++)
             s_add_random(msg, 200);

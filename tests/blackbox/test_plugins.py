@@ -505,10 +505,18 @@ def test_delete_then_register_again(stack):
     assert again["sha256"] != created["sha256"]
 
 
-@pytest.mark.skip(reason="409 on delete of a plugin referenced by an artifact needs the compiler "
-                         "(compiler-svc) to produce an artifact; covered once it exists")
-def test_delete_referenced_by_artifact_is_409(stack):
-    pass
+def test_delete_referenced_by_artifact_is_409(stack, pg):
+    # compiler-svc does not exist yet; it will record every artifact's plugins in the
+    # artifact_plugins link table. Write that row as it will, and the registry must refuse.
+    created = register(stack, version="2.0.0")
+    artifact = str(uuid.uuid4())
+    pg.psql("INSERT INTO artifact_plugins (artifact_id, plugin_name, plugin_version) "
+            f"VALUES ('{artifact}', '{created['name']}', '2.0.0')", dbname=stack.dbname)
+    path = f"/plugins/{created['name']}/2.0.0"
+    assert_problem(stack.delete(path), 409, "conflict")
+    assert_json(stack.get(path), 200)  # still there
+    pg.psql(f"DELETE FROM artifact_plugins WHERE artifact_id = '{artifact}'", dbname=stack.dbname)
+    assert stack.delete(path).status_code == 204
 
 
 # ---------------------------------------------------------------- size limits

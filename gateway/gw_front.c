@@ -163,8 +163,9 @@ void gw_front_process(gw_front_t *self)
     int64_t now = cm_mono_ms();
     if (now >= self->next_scan) {
         if (self->broker)
-            gw_broker_tick(self->broker);
-        s_expire(self, false);
+            gw_broker_tick(self->broker);  /* answers deadlines itself */
+        else
+            s_expire(self, false);         /* backstop for a silent external broker */
         self->next_scan = now + 100;
     }
 }

@@ -318,3 +318,42 @@ def test_concurrent_migrations_apply_once(binaries, pg):
     assert code == 0, f"second --migrate-only exited {code}:\n{err}"
     after = pg.psql("SELECT version, name, applied_at FROM schema_migrations ORDER BY 1", db)
     assert after == before
+
+
+# ---------------------------------------------------------------- (e) an HTTP front on an external broker
+
+def _front_gateway(s, extra=()):
+    """A second gateway with no broker of its own, using the stack gateway's broker."""
+    port = harness.free_ports(1)[0]
+    argv = [str(harness.GATEWAY_BIN), "--http-port", str(port), "--broker-bind", "",
+            "--broker", s.broker_endpoint(), "--events-in-bind", "",
+            "--admin-token-file", str(s.token_file), "--instance", f"{s.name}-front", *extra]
+    proc = harness.Proc("front", "gateway", argv, harness.clean_env({}), s._logpath("front"))
+    s.procs.append(proc)
+    wait_until(lambda: harness.port_accepts(port), 10, what="front gateway port")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_front_on_external_broker_serves_and_times_out_when_broker_goes_silent(make_stack):
+    s = make_stack(registries=1)
+    project = create_project(s)
+    front, url = _front_gateway(s, ["--request-timeout-ms", "1000"])
+    auth = {"Authorization": f"Bearer {s.token}"}
+
+    def served():
+        r = requests.get(f"{url}/projects/{project['id']}", headers=auth, timeout=5)
+        return r.status_code == 200 and r.json()["id"] == project["id"]
+    wait_until(served, 5, what="a request through the front to be served")
+
+    # The broker (inside the stack's gateway) freezes: only the front's own backstop can
+    # answer, 504 shortly after the deadline, instead of hanging.
+    s.send_signal(s.gateway, signal.SIGSTOP)
+    try:
+        resp, elapsed = timed(requests.get, f"{url}/projects/{project['id']}", headers=auth,
+                              timeout=15)
+        assert_problem(resp, 504, "gateway-timeout")
+        assert elapsed < 6, f"504 after {elapsed:.2f}s with a 1000 ms deadline"
+    finally:
+        s.send_signal(s.gateway, signal.SIGCONT)
+    assert front.alive()
+    wait_until(served, 5, what="service through the front after the broker resumes")

@@ -1,5 +1,6 @@
 # Barbacane control plane: one Makefile for every binary, test and benchmark.
-# Folders map to object lists; pkg-config supplies flags; -MMD -MP tracks headers.
+# Folders map to object lists; pkg-config supplies flags; -MMD -MP tracks headers. Each binary
+# links only the libraries it needs (the gateway never links libpq, even by accident).
 
 BUILD   ?= build
 BIN     ?= bin
@@ -9,36 +10,77 @@ PREFIX  ?= /usr/local
 PYTHON  ?= /usr/bin/python3
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS      = libzmq libczmq libpq msgpack libmicrohttpd jansson openssl yaml-0.1
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+ALL_PKGS   = libzmq libczmq libpq msgpack libmicrohttpd jansson openssl yaml-0.1 libpcre2-8 zlib \
+             libwebsockets libarchive
+PKG_CFLAGS := $(shell pkg-config --cflags $(ALL_PKGS))
+libs = $(shell pkg-config --libs $(1))
 
 CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Werror=implicit-function-declaration -g $(OPT) $(SAN) \
-          -fno-omit-frame-pointer -MMD -MP -Icommon -Iproto -I$(BUILD)/gen \
-          -DBB_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+          -fno-omit-frame-pointer -MMD -MP -Icommon -Iproto -Icompiler-svc -Idataplane-hub \
+          -I$(BUILD)/gen -DBB_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 LDFLAGS = $(SAN)
-LDLIBS  = $(PKG_LIBS) -lpthread
 
+# Libraries per binary: what each process may use, and nothing more.
+GW_LIBS    = $(call libs,libzmq libczmq msgpack libmicrohttpd jansson openssl) -lpthread
+REG_LIBS   = $(call libs,libzmq libczmq msgpack jansson openssl libpq yaml-0.1) -lpthread
+CC_LIBS    = $(call libs,yaml-0.1 jansson openssl libpcre2-8 zlib) -lpthread
+CS_LIBS    = $(call libs,libzmq libczmq msgpack libpq) $(CC_LIBS)
+HUB_LIBS   = $(call libs,libwebsockets libzmq libczmq msgpack jansson openssl libpq) -lpthread
+AGENT_LIBS = $(call libs,libwebsockets jansson openssl libarchive zlib) -lpthread
+TOOL_LIBS  = $(call libs,libzmq libczmq msgpack jansson openssl) -lpthread
+TEST_LIBS  = $(call libs,$(ALL_PKGS) cmocka) -lpthread
+
+# Sources. A service folder builds a static library of everything but its *_main.c, so unit
+# tests and fuzz targets can link the same objects the binary runs.
 COMMON_SRC = $(wildcard common/*.c) $(BUILD)/gen/cm_migrations_data.c
 PROTO_SRC  = $(wildcard proto/*.c)
-GW_SRC     = $(wildcard gateway/*.c)
-REG_SRC    = $(wildcard registry-svc/*.c)
+GW_SRC     = $(filter-out gateway/gw_main.c,$(wildcard gateway/*.c))
+REG_SRC    = $(filter-out registry-svc/reg_main.c,$(wildcard registry-svc/*.c))
+CC_SRC     = $(wildcard compiler-svc/cc_*.c) $(BUILD)/gen/cc_embedded_data.c
+CS_SRC     = $(filter-out compiler-svc/cs_main.c,$(wildcard compiler-svc/cs_*.c))
+HUB_SRC    = $(filter-out dataplane-hub/hub_main.c,$(wildcard dataplane-hub/hub_*.c))
+AGENT_SRC  = $(filter-out dataplane-hub/agent/ag_main.c,$(wildcard dataplane-hub/agent/ag_*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 SQL_FILES  = $(sort $(wildcard common/sql/*.sql))
+EMBED_FILES = $(sort $(wildcard compiler-svc/embedded/*.json))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
-LIB_OBJ = $(call obj,$(COMMON_SRC) $(PROTO_SRC))
 
-BINARIES = $(BIN)/barbacane-gateway $(BIN)/barbacane-registry
+LIBCM  = $(BUILD)/libcm.a
+LIBPR  = $(BUILD)/libpr.a
+LIBGW  = $(BUILD)/libgw.a
+LIBREG = $(BUILD)/libreg.a
+LIBCC  = $(BUILD)/libcc.a
+LIBCS  = $(BUILD)/libcs.a
+LIBHUB = $(BUILD)/libhub.a
+LIBAG  = $(BUILD)/libag.a
+
+BINARIES = $(BIN)/barbacane-gateway $(BIN)/barbacane-registry $(BIN)/barbacane-keygen
+ifneq ($(wildcard compiler-svc/cs_main.c),)
+BINARIES += $(BIN)/barbacane-compiler
+endif
+ifneq ($(wildcard dataplane-hub/hub_main.c),)
+BINARIES += $(BIN)/barbacane-hub
+endif
+ifneq ($(wildcard dataplane-hub/agent/ag_main.c),)
+BINARIES += $(BIN)/barbacane-agent
+endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TEST_TOOLS = $(BUILD)/tests/bb-sub $(BUILD)/tests/bb-fuzz-broker $(BUILD)/tests/bb-rogue
 
-.PHONY: all deps run stop test test-unit test-blackbox test-asan bench clean install valgrind
+.PHONY: all deps run stop demo test test-unit test-blackbox test-asan fuzz bench clean install valgrind
 all: $(BINARIES)
 
 $(BUILD)/gen/cm_migrations_data.c: $(SQL_FILES) common/sql/embed.sh
 	@mkdir -p $(dir $@)
 	sh common/sql/embed.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+# Data files the compiler library carries (the JSON Schema meta-schemas).
+$(BUILD)/gen/cc_embedded_data.c: $(EMBED_FILES) compiler-svc/embed.sh
+	@mkdir -p $(dir $@)
+	sh compiler-svc/embed.sh $(EMBED_FILES) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -48,40 +90,102 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libbarbacane.a: $(LIB_OBJ)
+$(LIBCM): $(call obj,$(COMMON_SRC))
 	ar rcs $@ $^
+$(LIBPR): $(call obj,$(PROTO_SRC))
+	ar rcs $@ $^
+$(LIBGW): $(call obj,$(GW_SRC))
+	ar rcs $@ $^
+$(LIBREG): $(call obj,$(REG_SRC))
+	ar rcs $@ $^
+$(LIBCC): $(call obj,$(CC_SRC))
+	ar rcs $@ $^
+$(LIBCS): $(call obj,$(CS_SRC)) $(BUILD)/empty.o
+	ar rcs $@ $^
+$(LIBHUB): $(call obj,$(HUB_SRC)) $(BUILD)/empty.o
+	ar rcs $@ $^
+$(LIBAG): $(call obj,$(AGENT_SRC)) $(BUILD)/empty.o
+	ar rcs $@ $^
+$(BUILD)/empty.o:
+	@mkdir -p $(BUILD)
+	echo 'typedef int bb_empty_unit;' | $(CC) -x c -c - -o $@
 
-$(BIN)/barbacane-gateway: $(call obj,$(GW_SRC)) $(BUILD)/libbarbacane.a
+$(BIN)/barbacane-gateway: $(BUILD)/gateway/gw_main.o $(LIBGW) $(LIBPR) $(LIBCM)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
-$(BIN)/barbacane-registry: $(call obj,$(REG_SRC)) $(BUILD)/libbarbacane.a
+$(BIN)/barbacane-registry: $(BUILD)/registry-svc/reg_main.o $(LIBREG) $(LIBPR) $(LIBCM)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(REG_LIBS)
 
-$(BUILD)/tests/test_spec: $(BUILD)/tests/unit/test_spec.o $(BUILD)/libbarbacane.a
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(BIN)/barbacane-compiler: $(BUILD)/compiler-svc/cs_main.o $(LIBCS) $(LIBCC) $(LIBPR) $(LIBCM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CS_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbarbacane.a
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(BIN)/barbacane-hub: $(BUILD)/dataplane-hub/hub_main.o $(LIBHUB) $(LIBPR) $(LIBCM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HUB_LIBS)
 
-$(BUILD)/tests/bb-sub: tests/tools/bb_sub.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(BIN)/barbacane-agent: $(BUILD)/dataplane-hub/agent/ag_main.o $(LIBAG) $(LIBCM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
-$(BUILD)/tests/bb-fuzz-broker: tests/tools/bb_fuzz_broker.c $(BUILD)/libbarbacane.a
+$(BIN)/barbacane-keygen: $(BUILD)/proto/tools/pr_keygen.o $(LIBPR) $(LIBCM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+# Unit tests link every library (they are not bound by the per-binary rule).
+ALL_LIBS_A = $(LIBCS) $(LIBCC) $(LIBHUB) $(LIBAG) $(LIBREG) $(LIBGW) $(LIBPR) $(LIBCM)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/bb-sub: $(BUILD)/tests/tools/bb_sub.o $(LIBPR) $(LIBCM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(BUILD)/tests/bb-fuzz-broker: $(BUILD)/tests/tools/bb_fuzz_broker.o $(LIBPR) $(LIBCM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(BUILD)/tests/bb-rogue: $(BUILD)/tests/tools/bb_rogue.o $(LIBPR) $(LIBCM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
 $(BUILD)/tests/bench-hello: tests/bench/hello.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(GW_LIBS)
 
-$(BUILD)/tests/bench-loader: tests/bench/bench_loader.c $(BUILD)/libbarbacane.a
+$(BUILD)/tests/bench-%: $(BUILD)/tests/bench/bench_%.o $(ALL_LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+# --- fuzzing (clang + libFuzzer): the project's own sources, instrumented, in build-fuzz/ ---
+FUZZ_BUILD  = build-fuzz
+FUZZ_CC     = clang
+FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_SRC = $(COMMON_SRC) $(PROTO_SRC) $(CC_SRC) $(HUB_SRC)
+FUZZ_CFLAGS = $(filter-out -Werror -O2 -MMD -MP,$(CFLAGS)) $(FUZZ_FLAGS) -I$(FUZZ_BUILD)/gen
+FUZZ_BINS   = $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz-%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_BUILD)/gen/%.c: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/obj/gen/%.o: $(FUZZ_BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/libfuzzlib.a: $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(patsubst $(BUILD)/gen/%,gen/%,$(FUZZ_LIB_SRC)))
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libfuzzlib.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(TEST_LIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@bash tests/fuzz/run.sh "$(FUZZ_BUILD)" "$(FUZZ_SECONDS)"
 
 # --- the two commands ------------------------------------------------------
 deps:
@@ -94,11 +198,13 @@ run: deps
 stop:
 	@bash deploy/stop.sh
 
-TEST_TOOLS = $(BUILD)/tests/bb-sub $(BUILD)/tests/bb-fuzz-broker
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash deploy/demo.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_TOOLS)
-	@bash tests/run-all.sh "$(BUILD)" "$(BIN)"
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_TOOLS) $(FUZZ_BINS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash tests/run-all.sh "$(BUILD)" "$(BIN)"
 
 test-unit: all $(UNIT_BINS)
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)" unit
@@ -116,8 +222,9 @@ test-asan: deps
 valgrind: all $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
+BENCH_BINS = $(BUILD)/tests/bench-hello $(patsubst tests/bench/bench_%.c,$(BUILD)/tests/bench-%,$(wildcard tests/bench/bench_*.c))
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench-hello $(BUILD)/tests/bench-loader
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@bash tests/bench/run.sh "$(BUILD)" "$(BIN)"
 
 install: all
@@ -125,6 +232,6 @@ install: all
 	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan build-fuzz bin bin-asan
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -140,15 +140,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-$(BUILD)/tests/bb-sub: $(BUILD)/tests/tools/bb_sub.o $(LIBPR) $(LIBCM)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
-
-$(BUILD)/tests/bb-fuzz-broker: $(BUILD)/tests/tools/bb_fuzz_broker.o $(LIBPR) $(LIBCM)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
-
-$(BUILD)/tests/bb-rogue: $(BUILD)/tests/tools/bb_rogue.o $(LIBPR) $(LIBCM)
+# Test tools: one source each, plus the shared mesh options.
+$(BUILD)/tests/bb-%: $(BUILD)/tests/tools/bb_%.o $(BUILD)/tests/tools/bb_mesh.o $(LIBPR) $(LIBCM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 

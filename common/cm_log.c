@@ -83,3 +83,25 @@ void cm_log_op(cm_log_level_t level, const char *rid, const char *op, const char
     s_vlog(level, rid, op, fmt, ap);
     va_end(ap);
 }
+
+void cm_log_limited(cm_ratelimit_t *rl, cm_log_level_t level, const char *rid, const char *fmt,
+                    ...)
+{
+    int64_t now = cm_mono_ms();
+    if (now >= rl->window_end) {
+        if (rl->dropped > 0)
+            cm_log(level, NULL, "%d similar log lines were suppressed in the last %d ms",
+                   rl->dropped, rl->window_ms);
+        rl->window_end = now + rl->window_ms;
+        rl->used = rl->dropped = 0;
+    }
+    if (rl->used >= rl->burst) {
+        rl->dropped++;
+        return;
+    }
+    rl->used++;
+    va_list ap;
+    va_start(ap, fmt);
+    s_vlog(level, rid, NULL, fmt, ap);
+    va_end(ap);
+}

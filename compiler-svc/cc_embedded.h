@@ -1,4 +1,4 @@
-/* Data files compiled into the compiler library (compiler-svc/embedded/*.json, generated into
+/* Data files compiled into the compiler library (the JSON files of compiler-svc/embedded, generated into
  * build/gen/cc_embedded_data.c by compiler-svc/embed.sh). Read-only tables. */
 #ifndef CC_EMBEDDED_H
 #define CC_EMBEDDED_H

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: a private PostgreSQL under var/ (unless DATABASE_URL is set), migrations, the
-# gateway and N registry workers, supervised (restart with backoff) until Ctrl-C or `make stop`.
+# `make run`: a private PostgreSQL under var/ (unless DATABASE_URL is set), the mesh keys and
+# the service secret (made when missing), migrations, the gateway and N registry workers,
+# supervised (restart with backoff) until Ctrl-C or `make stop`.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR=$ROOT/var
@@ -25,9 +26,21 @@ OWN_PG=0
 if [ -z "${DATABASE_URL:-}" ]; then
     DATABASE_URL=$(bash "$ROOT/deploy/pg.sh" start "$VAR/pg" "$PG_PORT") || { log "PostgreSQL did not start"; exit 1; }
     OWN_PG=1
-    log "private PostgreSQL at $VAR/pg (port $PG_PORT, unix socket only)"
+    export PGPASSFILE=$VAR/pg/pgpass
+    log "private PostgreSQL at $VAR/pg (port $PG_PORT, unix socket only, password in var/pg/pgpass)"
 fi
 export DATABASE_URL
+
+# The mesh: a CURVE key pair per role (only the missing ones are made), and the secret the
+# services share (idempotency seals, download tokens). Both stay under var/, mode 0600.
+KEYS=$VAR/keys
+SECRET=$VAR/service-secret
+"$BIN/barbacane-keygen" "$KEYS" --all | sed 's/^/  /' >&2 || { log "cannot create mesh keys in $KEYS"; exit 1; }
+if [ ! -s "$SECRET" ]; then
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET")
+    log "generated the service secret in var/service-secret"
+fi
+MESH="--mesh-keys $KEYS"
 
 if [ ! -s "$VAR/admin-token" ]; then
     (umask 077; printf 'bbadm_%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" > "$VAR/admin-token")
@@ -41,9 +54,9 @@ export BARBACANE_EVENTS="tcp://127.0.0.1:$EVENTS_IN_PORT"
 declare -A CMD PID STARTED BACKOFF
 CMD[gateway]="$BIN/barbacane-gateway --http-port $PORT --admin-token-file $VAR/admin-token \
 --broker-bind tcp://127.0.0.1:$BROKER_PORT --events-in-bind tcp://127.0.0.1:$EVENTS_IN_PORT \
---events-out-bind tcp://127.0.0.1:$EVENTS_OUT_PORT --instance gateway"
+--events-out-bind tcp://127.0.0.1:$EVENTS_OUT_PORT $MESH --instance gateway"
 for i in $(seq 1 "$REGISTRY_WORKERS"); do
-    CMD[registry-$i]="$BIN/barbacane-registry --instance registry-$i"
+    CMD[registry-$i]="$BIN/barbacane-registry $MESH --service-secret-file $SECRET --instance registry-$i"
 done
 
 start() {
@@ -81,6 +94,7 @@ cat <<MSG
   Admin token: var/admin-token. Try:
     curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:$PORT/projects
   Processes: gateway, $REGISTRY_WORKERS x registry (pids in var/run/, logs in var/log/)
+  Mesh keys (CURVE, one pair per role): var/keys/; service secret: var/service-secret
   Stop with Ctrl-C, or 'make stop' when started with 'make run &'.
 
 MSG

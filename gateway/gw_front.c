@@ -22,6 +22,7 @@ struct gw_front {
     bool submitting;
     int grace_ms;
     int64_t next_scan;
+    cm_ratelimit_t log;
 };
 
 static void s_key(uint64_t cid, char key[17])
@@ -64,21 +65,16 @@ static void s_local_reply(void *arg, uint64_t cid, int cmd, const void *payload,
 }
 
 /* [MDPC][cmd][service][tag][payload] from an external broker. */
-static void s_from_dealer(gw_front_t *self, zmsg_t *msg)
+static void s_from_dealer(gw_front_t *self, zmsg_t **msg_p)
 {
-    zframe_t *proto = zmsg_pop(msg), *cmd = zmsg_pop(msg), *svc = zmsg_pop(msg);
-    zframe_t *tag = zmsg_pop(msg), *body = zmsg_pop(msg);
-    pr_tag_t t;
-    if (proto && zframe_streq(proto, PR_MDPC) && cmd && zframe_size(cmd) == 1 && body && tag
-        && pr_tag_unpack(zframe_data(tag), zframe_size(tag), &t) == 0)
-        s_complete(self, t.cid, zframe_data(cmd)[0], zframe_data(body), zframe_size(body));
-    else
-        cm_warn("front: dropping malformed broker message");
-    zframe_destroy(&proto);
-    zframe_destroy(&cmd);
-    zframe_destroy(&svc);
-    zframe_destroy(&tag);
-    zframe_destroy(&body);
+    pr_mdp_msg_t m;
+    if (pr_mdp_parse(msg_p, false, &m) != 0 || m.proto != PR_MDP_CLIENT) {
+        cm_log_limited(&self->log, CM_LOG_WARN, NULL, "front: dropping malformed broker message");
+        pr_mdp_msg_clear(&m);
+        return;
+    }
+    s_complete(self, m.t.cid, m.cmd, zframe_data(m.body), zframe_size(m.body));
+    pr_mdp_msg_clear(&m);
 }
 
 /* An external broker should answer by the deadline; when it is gone, answer 504 ourselves.
@@ -99,23 +95,36 @@ static void s_expire(gw_front_t *self, bool all)
     zlistx_destroy(&late);
 }
 
-gw_front_t *gw_front_new(const char *broker_bind, const char *broker_endpoint,
-                         int heartbeat_ms, int liveness, int grace_ms)
+static zsock_t *s_dealer(const gw_front_args_t *a)
+{
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    if (!d)
+        return NULL;
+    zsock_set_sndhwm(d, PR_PEER_HWM);
+    zsock_set_rcvhwm(d, PR_PEER_HWM);
+    zsock_set_linger(d, 0);
+    if (pr_mesh_client_apply(a->mesh, d) != 0 || zsock_connect(d, "%s", a->broker_endpoint) != 0)
+        zsock_destroy(&d);
+    return d;
+}
+
+gw_front_t *gw_front_new(const gw_front_args_t *a)
 {
     gw_front_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->pending = zhashx_new();
     self->deferred = zlistx_new();
-    self->grace_ms = grace_ms;
-    if (broker_bind && *broker_bind) {
-        self->broker = gw_broker_new(broker_bind, heartbeat_ms, liveness, s_local_reply, self);
-    } else if ((self->dealer = zsock_new(ZMQ_DEALER))) {
-        zsock_set_sndhwm(self->dealer, 0);
-        zsock_set_rcvhwm(self->dealer, 0);
-        zsock_set_linger(self->dealer, 0);
-        if (zsock_connect(self->dealer, "%s", broker_endpoint) != 0)
-            zsock_destroy(&self->dealer);
+    self->grace_ms = a->grace_ms;
+    self->log = (cm_ratelimit_t) CM_RATELIMIT(10, 10000);
+    if (a->broker_bind && *a->broker_bind) {
+        gw_broker_args_t b = { .endpoint = a->broker_bind, .mesh = a->mesh,
+                               .heartbeat_ms = a->heartbeat_ms, .liveness = a->liveness,
+                               .local = s_local_reply, .local_arg = self,
+                               .role_of = a->role_of, .role_arg = a->role_arg };
+        self->broker = gw_broker_new(&b);
+    } else {
+        self->dealer = s_dealer(a);
     }
     if (!self->broker && !self->dealer) {
         gw_front_destroy(&self);
@@ -156,9 +165,9 @@ void gw_front_process(gw_front_t *self)
         gw_broker_drain(self->broker);
     for (int n = 0; self->dealer && n < 1000 && (zsock_events(self->dealer) & ZMQ_POLLIN); n++) {
         zmsg_t *msg = zmsg_recv(self->dealer);
-        if (msg)
-            s_from_dealer(self, msg);
-        zmsg_destroy(&msg);
+        if (!msg)
+            break;
+        s_from_dealer(self, &msg);
     }
     int64_t now = cm_mono_ms();
     if (now >= self->next_scan) {
@@ -186,15 +195,8 @@ int gw_front_submit(gw_front_t *self, const char *service, const void *env, size
     if (self->broker) {
         gw_broker_submit(self->broker, service, &tag, env, len);
     } else {
-        unsigned char t[16];
-        pr_tag_pack(&tag, t);
-        zmsg_t *msg = zmsg_new();
-        zmsg_addstr(msg, PR_MDPC);
-        zmsg_addmem(msg, &(unsigned char) { PR_C_REQUEST }, 1);
-        zmsg_addstr(msg, service);
-        zmsg_addmem(msg, t, sizeof t);
-        zmsg_addmem(msg, env, len);
-        if ((rc = zmsg_send(&msg, self->dealer)) != 0) {
+        zmsg_t *msg = pr_mdp_client_request(service, &tag, env, len);
+        if ((rc = pr_mdp_send(self->dealer, &msg)) != 0) {
             zhashx_delete(self->pending, key);
             free(p);
         }
@@ -211,4 +213,9 @@ size_t gw_front_pending(gw_front_t *self)
 size_t gw_front_workers(gw_front_t *self, const char *service)
 {
     return self->broker ? gw_broker_workers(self->broker, service) : 0;
+}
+
+gw_broker_t *gw_front_broker(gw_front_t *self)
+{
+    return self->broker;
 }

@@ -15,10 +15,18 @@ typedef struct gw_front gw_front_t;
  * (503, 504) with no data. */
 typedef void (gw_front_done_fn)(void *arg, int nak, const void *reply, size_t len);
 
-/* With broker_bind set, embeds a broker bound there; else connects to broker_endpoint.
- * Caller owns the result; NULL on failure. */
-gw_front_t *gw_front_new(const char *broker_bind, const char *broker_endpoint,
-                         int heartbeat_ms, int liveness, int grace_ms);
+typedef struct {
+    const char *broker_bind;        /* embed a broker bound here, or "" ... */
+    const char *broker_endpoint;    /* ... to connect to this external one instead */
+    const pr_mesh_t *mesh;          /* server keys (embedded) or the front's keys (external) */
+    gw_broker_role_fn *role_of;     /* embedded broker: roles of peers (NULL = insecure) */
+    void *role_arg;
+    int heartbeat_ms, liveness;
+    int grace_ms;                   /* after a deadline, how long to wait for an external broker */
+} gw_front_args_t;
+
+/* Caller owns the result; NULL on failure. */
+gw_front_t *gw_front_new(const gw_front_args_t *args);
 /* Completes every pending request with 503, then stops. */
 void gw_front_destroy(gw_front_t **self_p);
 /* The socket the event loop must poll (broker ROUTER or DEALER; borrowed). */
@@ -32,5 +40,7 @@ int gw_front_submit(gw_front_t *self, const char *service, const void *env, size
 size_t gw_front_pending(gw_front_t *self);
 /* Workers the embedded broker knows for service (0 with an external broker). */
 size_t gw_front_workers(gw_front_t *self, const char *service);
+/* The embedded broker, or NULL with an external one (borrowed). */
+gw_broker_t *gw_front_broker(gw_front_t *self);
 
 #endif

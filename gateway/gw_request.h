@@ -20,6 +20,7 @@ typedef struct {
 typedef struct gw_request {
     struct gw_http *http;
     struct MHD_Connection *conn;
+    struct gw_conn *track;        /* the connection's deadline record (may be NULL) */
     char rid[129];
     char method[16];
     char *url;
@@ -42,6 +43,7 @@ typedef struct gw_request {
     size_t nheaders;
     char *header_store;           /* owns the strings of headers */
     const char *detail;           /* for locally generated problems */
+    int retry_after;              /* seconds, for a locally generated 429/503 */
 } gw_request_t;
 
 /* Appends bytes; false when out of memory. */

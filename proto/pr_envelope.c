@@ -491,20 +491,3 @@ const pr_part_t *pr_part_get(const pr_request_t *req, const char *name)
             return &req->parts[i];
     return NULL;
 }
-
-void pr_tag_pack(const pr_tag_t *tag, unsigned char out[16])
-{
-    for (int i = 0; i < 8; i++) {
-        out[i] = (unsigned char) (tag->cid >> (56 - 8 * i));
-        out[8 + i] = (unsigned char) ((uint64_t) tag->deadline_ms >> (56 - 8 * i));
-    }
-}
-
-int pr_tag_unpack(const void *data, size_t len, pr_tag_t *tag)
-{
-    if (!data || len != 16)
-        return -1;
-    tag->cid = s_be(data, 8);
-    tag->deadline_ms = (int64_t) s_be((const unsigned char *) data + 8, 8);
-    return 0;
-}

@@ -68,6 +68,8 @@ static bool s_rfc3339(const char *s, char utc[40], double *when_ms)
     if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon)
         return false;  /* February 30th and friends: timegm would roll them over */
     t -= offset;
+    if (t > 253402300799)  /* 9999-12-31T23:59:59Z: later instants have no RFC 3339 form */
+        return false;
     gmtime_r(&t, &back);
     size_t n = strftime(utc, 40, "%Y-%m-%dT%H:%M:%S", &back);
     snprintf(utc + n, 40 - n, ".%.*sZ", nfrac > 6 ? 6 : nfrac ? nfrac : 1, nfrac ? frac : "0");
@@ -76,7 +78,7 @@ static bool s_rfc3339(const char *s, char utc[40], double *when_ms)
 }
 
 /* Scopes as a PostgreSQL array literal; false after answering 400. */
-static bool s_scopes_literal(const pr_request_t *req, reg_out_t *out, json_t *v, char *lit,
+static bool s_scopes_literal(const pr_request_t *req, pr_out_t *out, json_t *v, char *lit,
                              size_t cap)
 {
     if (!v) {
@@ -84,7 +86,7 @@ static bool s_scopes_literal(const pr_request_t *req, reg_out_t *out, json_t *v,
         return true;
     }
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 8) {
-        reg_invalid(out, req, "invalid", "/scopes", "scopes must be a non-empty array of scopes");
+        pr_out_invalid(out, req, "invalid", "/scopes", "scopes must be a non-empty array of scopes");
         return false;
     }
     size_t at = (size_t) snprintf(lit, cap, "{");
@@ -92,8 +94,8 @@ static bool s_scopes_literal(const pr_request_t *req, reg_out_t *out, json_t *v,
         const char *s = json_string_value(json_array_get(v, i));
         bool known = s && (!strcmp(s, s_scopes[0]) || !strcmp(s, s_scopes[1]));
         if (!known) {
-            reg_invalid(out, req, "invalid", "/scopes",
-                        "unknown scope (known: data-plane:connect, artifacts:read)");
+            pr_out_invalid(out, req, "invalid", "/scopes",
+                           "unknown scope (known: data-plane:connect, artifacts:read)");
             return false;
         }
         if (!strstr(lit, s))
@@ -115,27 +117,30 @@ static int s_mint(char key[48], unsigned char hash[32])
     return 0;
 }
 
-static bool s_key_name(const pr_request_t *req, reg_out_t *out, json_t *v)
+static bool s_key_name(const pr_request_t *req, pr_out_t *out, json_t *v)
 {
     const char *s = json_string_value(v);
     bool blank = true;
     for (const char *p = s; p && *p; p++)
         blank &= isspace((unsigned char) *p) != 0;
-    if (!s || blank || cm_utf8_len(s) > 200 || strlen(s) != json_string_length(v)) {
-        reg_invalid(out, req, v ? "invalid" : "required", "/name",
-                    "name is required: a non-blank string of at most 200 characters");
+    if (!s || blank || cm_utf8_len(s) > 200 || strlen(s) != json_string_length(v)
+        || !pr_text_ok(s)) {
+        pr_out_invalid(out, req, v ? "invalid" : "required", "/name",
+                       "name is required: a non-blank string of at most 200 characters "
+                       "without control characters");
         return false;
     }
     return true;
 }
 
-void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_apikey_create(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char pid[37], scopes[96], key[48], id[37];
     unsigned char hash[32];
-    if (!reg_path_uuid(req, out, "projectId", pid))
+    if (!pr_req_uuid(req, out, "projectId", pid))
         return;
-    json_t *doc = reg_body_object(req, out);
+    json_t *doc = pr_req_object(req, out);
     if (!doc)
         return;
     json_t *exp = json_object_get(doc, "expires_at");
@@ -147,11 +152,11 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         return;
     }
     if (exp && !json_is_null(exp) && !s_rfc3339(json_string_value(exp), utc, &when))
-        reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be an RFC 3339 date-time");
+        pr_out_invalid(out, req, "invalid", "/expires_at", "expires_at must be an RFC 3339 date-time");
     else if (exp && !json_is_null(exp) && when <= (double) cm_wall_ms())
-        reg_invalid(out, req, "invalid", "/expires_at", "expires_at must be in the future");
+        pr_out_invalid(out, req, "invalid", "/expires_at", "expires_at must be in the future");
     else if (s_mint(key, hash) != 0 || cm_uuid_v4(id) != 0)
-        reg_problem(out, req, 500, "no randomness available");
+        pr_out_problem(out, req, 500, "no randomness available");
     else {
         char prefix[13];
         memcpy(prefix, key, 12);
@@ -170,42 +175,44 @@ void reg_apikey_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
             "   'expires_at', bb_ts(expires_at), 'created_at', bb_ts(created_at))::text",
             8, vals, lens, fmts);
         if (strcmp(cm_db_sqlstate(res), "23505") == 0)
-            reg_problem(out, req, 409, "this project already has a live key with that name");
+            pr_out_problem(out, req, 409, "this project already has a live key with that name");
         else if (strcmp(cm_db_sqlstate(res), "23503") == 0)  /* project deleted meanwhile */
-            reg_problem(out, req, 404, "project not found");
+            pr_out_problem(out, req, 404, "project not found");
         else
-            reg_reply_row(out, req, res, 201, "project not found");
-        reg_location(out, "/projects/%s/api-keys/%s", pid, id);
+            pr_out_row(out, req, res, 201, "project not found");
+        pr_out_location(out, "/projects/%s/api-keys/%s", pid, id);
         PQclear(res);
     }
     json_decref(doc);
 }
 
-void reg_apikey_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_apikey_list(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char pid[37];
-    reg_page_t page;
-    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_project_exists(ctx, req, out, pid)
-        || !reg_page_parse(req, out, &page, reg_cursor_time_id))
+    pr_page_t page;
+    if (!pr_req_uuid(req, out, "projectId", pid) || !reg_project_exists(ctx, req, out, pid)
+        || !pr_page_parse(req, out, &page, pr_cursor_time_id))
         return;
     const char *vals[] = { pid };
-    reg_list(ctx, req, out,
+    pr_list(ctx->db, req, out,
         "SELECT bb_apikey_json(k)::text, bb_cursor(k.created_at, k.id) FROM api_keys k"
         " WHERE k.project_id = $1"
         "   AND ($2::text IS NULL OR (k.created_at, k.id) > (bb_cursor_ts($2), bb_cursor_id($2)))"
         " ORDER BY k.created_at, k.id LIMIT $3::bigint", 1, vals, &page);
 }
 
-void reg_apikey_revoke(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_apikey_revoke(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char pid[37], kid[37];
-    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_path_uuid(req, out, "keyId", kid))
+    if (!pr_req_uuid(req, out, "projectId", pid) || !pr_req_uuid(req, out, "keyId", kid))
         return;
     const char *vals[] = { pid, kid };
     PGresult *res = cm_db_exec(ctx->db,
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
         " WHERE project_id = $1 AND id = $2 RETURNING id", 2, vals, NULL, NULL);
-    if (reg_reply_done(out, req, res, "API key or project not found")) {
+    if (pr_out_done(out, req, res, "API key or project not found")) {
         pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
         pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);
     }
@@ -213,11 +220,11 @@ void reg_apikey_revoke(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
 }
 
 /* grace_period_secs from an optional body; -1 after answering 400. */
-static long s_grace(const pr_request_t *req, reg_out_t *out)
+static long s_grace(const pr_request_t *req, pr_out_t *out)
 {
     if (req->body_len == 0)
         return 0;
-    json_t *doc = reg_body_object(req, out);
+    json_t *doc = pr_req_object(req, out);
     if (!doc)
         return -1;
     json_t *g = json_object_get(doc, "grace_period_secs");
@@ -226,20 +233,20 @@ static long s_grace(const pr_request_t *req, reg_out_t *out)
                      && json_integer_value(g) <= REG_GRACE_MAX);
     json_decref(doc);
     if (!ok) {
-        reg_invalid(out, req, "invalid", "/grace_period_secs",
-                    "grace_period_secs must be an integer from 0 to 604800");
+        pr_out_invalid(out, req, "invalid", "/grace_period_secs",
+                       "grace_period_secs must be an integer from 0 to 604800");
         return -1;
     }
     return secs;
 }
 
-static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const char *pid,
+static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, pr_out_t *out, const char *pid,
                      const char *kid, long grace)
 {
     char key[48], id[37], secs[24], prefix[13];
     unsigned char hash[32];
     if (s_mint(key, hash) != 0 || cm_uuid_v4(id) != 0) {
-        reg_problem(out, req, 500, "no randomness available");
+        pr_out_problem(out, req, 500, "no randomness available");
         return;
     }
     snprintf(secs, sizeof secs, "%ld", grace);
@@ -259,9 +266,9 @@ static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, co
         4, old_vals, NULL, NULL);
     if (!cm_db_ok(old) || PQntuples(old) == 0) {
         if (!cm_db_ok(old))
-            reg_db_error(out, req, old);
+            pr_out_db_error(out, req, old);
         else
-            reg_problem(out, req, 409, "the key is revoked, expired or already rotated");
+            pr_out_problem(out, req, 409, "the key is revoked, expired or already rotated");
         PQclear(old);
         return;
     }
@@ -279,16 +286,17 @@ static void s_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, co
         "   'expires_at', bb_ts(expires_at), 'created_at', bb_ts(created_at),"
         "   'replaces', $8::uuid, 'grace_expires_at', $10::text)::text",
         10, vals, lens, fmts);
-    reg_reply_row(out, req, ins, 201, "API key not found");
-    reg_location(out, "/projects/%s/api-keys/%s", pid, id);
+    pr_out_row(out, req, ins, 201, "API key not found");
+    pr_out_location(out, "/projects/%s/api-keys/%s", pid, id);
     PQclear(ins);
     PQclear(old);
 }
 
-void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_apikey_rotate(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char pid[37], kid[37];
-    if (!reg_path_uuid(req, out, "projectId", pid) || !reg_path_uuid(req, out, "keyId", kid))
+    if (!pr_req_uuid(req, out, "projectId", pid) || !pr_req_uuid(req, out, "keyId", kid))
         return;
     long grace = s_grace(req, out);
     if (grace < 0)
@@ -298,14 +306,14 @@ void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "SELECT 1 FROM api_keys WHERE project_id = $1 AND id = $2", 2, vals, NULL, NULL);
     bool found = cm_db_ok(res) && PQntuples(res) == 1;
     if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     else if (!found)
-        reg_problem(out, req, 404, "API key or project not found");
+        pr_out_problem(out, req, 404, "API key or project not found");
     PQclear(res);
     if (!found)
         return;
     if (cm_db_begin(ctx->db) != 0) {
-        reg_problem(out, req, 503, "the database is unavailable");
+        pr_out_problem(out, req, 503, "the database is unavailable");
         return;
     }
     /* Lock the project before the key, in the order DELETE /projects takes them (project,
@@ -314,9 +322,9 @@ void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
                                 1, vals, NULL, NULL);
     if (!cm_db_ok(lock) || PQntuples(lock) == 0) {
         if (!cm_db_ok(lock))
-            reg_db_error(out, req, lock);
+            pr_out_db_error(out, req, lock);
         else
-            reg_problem(out, req, 404, "API key or project not found");
+            pr_out_problem(out, req, 404, "API key or project not found");
     } else {
         s_rotate(ctx, req, out, pid, kid, grace);
     }
@@ -325,7 +333,7 @@ void reg_apikey_rotate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         pr_kv_t ev[] = { { "key_id", kid }, { "project_id", pid } };
         pr_event_publish(ctx->pub, PR_EV_APIKEY_REVOKED, ev, 2);  /* sessions recheck expiry */
     } else if (out->rep.status == 201) {
-        reg_problem(out, req, 503, "the rotation could not be committed");
+        pr_out_problem(out, req, 503, "the rotation could not be committed");
     } else {
         cm_db_rollback(ctx->db);
     }

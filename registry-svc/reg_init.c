@@ -230,7 +230,7 @@ static char *s_config_yaml(const s_init_t *in)
 }
 
 /* Reads and validates the request; false after answering 400. */
-static bool s_input(const pr_request_t *req, reg_out_t *out, json_t *doc, s_init_t *in)
+static bool s_input(const pr_request_t *req, pr_out_t *out, json_t *doc, s_init_t *in)
 {
     json_t *name = json_object_get(doc, "name"), *tmpl = json_object_get(doc, "template");
     json_t *ver = json_object_get(doc, "version"), *desc = json_object_get(doc, "description");
@@ -239,20 +239,20 @@ static bool s_input(const pr_request_t *req, reg_out_t *out, json_t *doc, s_init
         blank &= isspace((unsigned char) *p) != 0;
     if (!json_is_string(name) || blank || cm_utf8_len(json_string_value(name)) > 200
         || strlen(json_string_value(name)) != json_string_length(name))
-        return reg_invalid(out, req, name ? "invalid" : "required", "/name",
-                           "name is required: a non-blank string of at most 200 characters"), false;
+        return pr_out_invalid(out, req, name ? "invalid" : "required", "/name",
+                              "name is required: a non-blank string of at most 200 characters"), false;
     in->name = json_string_value(name);
     in->tmpl = tmpl ? json_string_value(tmpl) : "basic";
     if (!in->tmpl || (strcmp(in->tmpl, "basic") && strcmp(in->tmpl, "minimal")))
-        return reg_invalid(out, req, "invalid", "/template", "template must be basic or minimal"), false;
+        return pr_out_invalid(out, req, "invalid", "/template", "template must be basic or minimal"), false;
     in->version = ver ? json_string_value(ver) : "1.0.0";
     if (!in->version || !*in->version || cm_utf8_len(in->version) > 64
         || (ver && strlen(in->version) != json_string_length(ver)))
-        return reg_invalid(out, req, "invalid", "/version", "version must be a non-empty string of at most 64 characters"), false;
+        return pr_out_invalid(out, req, "invalid", "/version", "version must be a non-empty string of at most 64 characters"), false;
     in->description = desc && !json_is_null(desc) ? json_string_value(desc) : NULL;
     if (desc && !json_is_null(desc) && (!in->description || cm_utf8_len(in->description) > 4096
                                         || strlen(in->description) != json_string_length(desc)))
-        return reg_invalid(out, req, "invalid", "/description", "description must be a string of at most 4096 characters"), false;
+        return pr_out_invalid(out, req, "invalid", "/description", "description must be a string of at most 4096 characters"), false;
     return true;
 }
 
@@ -267,10 +267,11 @@ static bool s_verify(const char *api, const char *name)
     return ok;
 }
 
-void reg_init_generate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_init_generate(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     (void) ctx;
-    json_t *doc = reg_body_object(req, out);
+    json_t *doc = pr_req_object(req, out);
     s_init_t in;
     if (!doc || !s_input(req, out, doc, &in)) {
         json_decref(doc);
@@ -278,7 +279,7 @@ void reg_init_generate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
     }
     char *api = s_api_yaml(&in), *cfg = s_config_yaml(&in);
     if (!api || !cfg || !s_verify(api, in.name)) {
-        reg_problem(out, req, 500, "the generated spec did not load");
+        pr_out_problem(out, req, 500, "the generated spec did not load");
     } else {
         json_t *files = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
             "path", "barbacane.yaml", "content", cfg, "path", "api.yaml", "content", api,
@@ -288,7 +289,7 @@ void reg_init_generate(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
             "Upload api.yaml: POST /specs with the file in the multipart field 'file'",
             "Compile it: POST /specs/{id}/compile",
             "Deploy the artifact to your data planes: POST /projects/{projectId}/deploy");
-        reg_reply_json(out, 200, json_pack("{s:o, s:o}", "files", files, "next_steps", steps));
+        pr_out_json(out, 200, json_pack("{s:o, s:o}", "files", files, "next_steps", steps));
     }
     free(api);
     free(cfg);

@@ -141,7 +141,7 @@ static bool s_name_ok(const char *n)
 }
 
 /* Parses an optional JSON field: an array of strings or an object. NULL after answering 400. */
-static char *s_json_field(const pr_request_t *req, reg_out_t *out, const char *field,
+static char *s_json_field(const pr_request_t *req, pr_out_t *out, const char *field,
                           bool want_array, const char *dflt)
 {
     const pr_part_t *p = pr_part_get(req, field);
@@ -157,9 +157,9 @@ static char *s_json_field(const pr_request_t *req, reg_out_t *out, const char *f
     char *text = ok ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text)
-        reg_invalid(out, req, "invalid", loc, want_array
-                    ? "capabilities must be a JSON array of strings"
-                    : "config_schema must be a JSON object");
+        pr_out_invalid(out, req, "invalid", loc, want_array
+                       ? "capabilities must be a JSON array of strings"
+                       : "config_schema must be a JSON object");
     return text;
 }
 
@@ -169,7 +169,7 @@ static bool s_wasm(const pr_part_t *f)
     return f && f->len >= 8 && memcmp(f->data, magic, 8) == 0;
 }
 
-static bool s_parse_form(const pr_request_t *req, reg_out_t *out, s_form_t *f)
+static bool s_parse_form(const pr_request_t *req, pr_out_t *out, s_form_t *f)
 {
     const pr_part_t *file = pr_part_get(req, "file"), *desc = pr_part_get(req, "description");
     static const char *const required[] = { "name", "version", "type", "file" };
@@ -178,31 +178,32 @@ static bool s_parse_form(const pr_request_t *req, reg_out_t *out, s_form_t *f)
             char loc[16], msg[64];
             snprintf(loc, sizeof loc, "/%s", required[i]);
             snprintf(msg, sizeof msg, "the field '%s' is required", required[i]);
-            reg_invalid(out, req, "required", loc, msg);
+            pr_out_invalid(out, req, "required", loc, msg);
             return false;
         }
     if (!s_text(pr_part_get(req, "name"), f->name, sizeof f->name) || !s_name_ok(f->name))
-        return reg_invalid(out, req, "invalid", "/name", "name must match ^[a-z0-9][a-z0-9-]{0,63}$"), false;
+        return pr_out_invalid(out, req, "invalid", "/name", "name must match ^[a-z0-9][a-z0-9-]{0,63}$"), false;
     if (!s_text(pr_part_get(req, "version"), f->version, sizeof f->version)
         || !reg_semver_key(f->version, f->sort))
-        return reg_invalid(out, req, "invalid", "/version", "version must be a semantic version (e.g. 1.2.3)"), false;
+        return pr_out_invalid(out, req, "invalid", "/version", "version must be a semantic version (e.g. 1.2.3)"), false;
     if (!s_text(pr_part_get(req, "type"), f->type, sizeof f->type)
         || (strcmp(f->type, "middleware") && strcmp(f->type, "dispatcher")))
-        return reg_invalid(out, req, "invalid", "/type", "type must be middleware or dispatcher"), false;
+        return pr_out_invalid(out, req, "invalid", "/type", "type must be middleware or dispatcher"), false;
     if (!s_wasm(file))
-        return reg_invalid(out, req, "invalid", "/file", "file must be a WebAssembly module (\\0asm, version 1)"), false;
+        return pr_out_invalid(out, req, "invalid", "/file", "file must be a WebAssembly module (\\0asm, version 1)"), false;
     if (desc) {
         f->description = malloc(desc->len + 1);
         if (!f->description || !s_text(desc, f->description, desc->len + 1)
             || cm_utf8_len(f->description) > 4096)
-            return reg_invalid(out, req, "invalid", "/description", "description must be UTF-8 text of at most 4096 characters"), false;
+            return pr_out_invalid(out, req, "invalid", "/description", "description must be UTF-8 text of at most 4096 characters"), false;
     }
     return (f->capabilities = s_json_field(req, out, "capabilities", true, "[]"))
            && (f->config_schema = s_json_field(req, out, "config_schema", false, "{}"));
 }
 
-void reg_plugin_register(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_register(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     s_form_t f = { 0 };
     if (s_parse_form(req, out, &f)) {
         const pr_part_t *file = pr_part_get(req, "file");
@@ -219,10 +220,10 @@ void reg_plugin_register(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " RETURNING bb_plugin_json(plugins)::text", 10, vals, lens, fmts);
         if (strcmp(cm_db_sqlstate(res), "23505") == 0)
-            reg_problem(out, req, 409, "this plugin version is already registered");
+            pr_out_problem(out, req, 409, "this plugin version is already registered");
         else
-            reg_reply_row(out, req, res, 201, "plugin not found");
-        reg_location(out, "/plugins/%s/%s", f.name, f.version);
+            pr_out_row(out, req, res, 201, "plugin not found");
+        pr_out_location(out, "/plugins/%s/%s", f.name, f.version);
         PQclear(res);
     }
     free(f.description);
@@ -251,46 +252,50 @@ static const char *s_list_sql =
     "        (split_part($4, ',', 1) COLLATE \"C\", substr($4, strpos($4, ',') + 1)))"
     " ORDER BY p.name COLLATE \"C\", p.sort_key LIMIT $5::bigint";
 
-void reg_plugin_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_list(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const char *type = pr_kv_get(req->query, req->nquery, "type");
     const char *name = pr_kv_get(req->query, req->nquery, "name");
-    reg_page_t page;
+    pr_page_t page;
     if (type && strcmp(type, "middleware") && strcmp(type, "dispatcher")) {
-        reg_invalid(out, req, "invalid", "type", "type must be middleware or dispatcher");
+        pr_out_invalid(out, req, "invalid", "type", "type must be middleware or dispatcher");
         return;
     }
-    if (!reg_page_parse(req, out, &page, s_cursor_name_sort))
+    if (!pr_page_parse(req, out, &page, s_cursor_name_sort))
         return;
     const char *vals[] = { type, name, NULL };
-    reg_list(ctx, req, out, s_list_sql, 3, vals, &page);
+    pr_list(ctx->db, req, out, s_list_sql, 3, vals, &page);
 }
 
-void reg_plugin_versions(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_versions(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const char *name = pr_kv_get(req->path, req->npath, "name");
-    reg_page_t page;
-    if (!reg_page_parse(req, out, &page, s_cursor_name_sort))
+    pr_page_t page;
+    if (!pr_page_parse(req, out, &page, s_cursor_name_sort))
         return;
     const char *vals[] = { NULL, NULL, name };
-    reg_list(ctx, req, out, s_list_sql, 3, vals, &page);
+    pr_list(ctx->db, req, out, s_list_sql, 3, vals, &page);
     if (out->rep.status == 200 && out->rep.body_len == 2 && !page.has_cursor)
-        reg_problem(out, req, 404, "plugin not found");
+        pr_out_problem(out, req, 404, "plugin not found");
 }
 
-void reg_plugin_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_get(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const char *vals[] = { pr_kv_get(req->path, req->npath, "name"),
                            pr_kv_get(req->path, req->npath, "version") };
     PGresult *res = cm_db_exec(ctx->db,
         "SELECT bb_plugin_json(p)::text FROM plugins p WHERE p.name = $1 AND p.version = $2",
         2, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "plugin not found");
+    pr_out_row(out, req, res, 200, "plugin not found");
     PQclear(res);
 }
 
-void reg_plugin_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_delete(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const char *vals[] = { pr_kv_get(req->path, req->npath, "name"),
                            pr_kv_get(req->path, req->npath, "version") };
     PGresult *res = cm_db_exec(ctx->db,
@@ -301,33 +306,34 @@ void reg_plugin_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "       AND NOT t.used RETURNING 1)"
         " SELECT t.used FROM t", 2, vals, NULL, NULL);
     if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     else if (PQntuples(res) == 0)
-        reg_problem(out, req, 404, "plugin not found");
+        pr_out_problem(out, req, 404, "plugin not found");
     else if (PQgetvalue(res, 0, 0)[0] == 't')
-        reg_problem(out, req, 409, "an artifact references this plugin version");
+        pr_out_problem(out, req, 409, "an artifact references this plugin version");
     else
-        reg_reply_empty(out, 204);
+        pr_out_empty(out, 204);
     PQclear(res);
 }
 
-void reg_plugin_download(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_plugin_download(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const char *name = pr_kv_get(req->path, req->npath, "name");
     const char *version = pr_kv_get(req->path, req->npath, "version");
     const char *vals[] = { name, version };
     PGresult *res = cm_db_exec_bin(ctx->db,
         "SELECT wasm FROM plugins WHERE name = $1 AND version = $2", 2, vals, NULL, NULL);
     if (!cm_db_ok(res)) {
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     } else if (PQntuples(res) == 0) {
-        reg_problem(out, req, 404, "plugin not found");
+        pr_out_problem(out, req, 404, "plugin not found");
     } else {
         char disp[300];
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.wasm\"", name, version);
-        reg_reply_text(out, 200, "application/wasm", PQgetvalue(res, 0, 0),
-                       (size_t) PQgetlength(res, 0, 0));
-        reg_header(out, "Content-Disposition", disp);
+        pr_out_text(out, 200, "application/wasm", PQgetvalue(res, 0, 0),
+                    (size_t) PQgetlength(res, 0, 0));
+        pr_out_header(out, "Content-Disposition", disp);
     }
     PQclear(res);
 }

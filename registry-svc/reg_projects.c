@@ -19,7 +19,7 @@ static bool s_blank(const char *s)
 }
 
 /* Validates an optional "name" member; *name stays NULL when absent. */
-static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool required,
+static bool s_name(const pr_request_t *req, pr_out_t *out, json_t *doc, bool required,
                    const char **name)
 {
     json_t *v = json_object_get(doc, "name");
@@ -27,13 +27,15 @@ static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool re
     if (!v && !required)
         return true;
     if (!json_is_string(v) || s_blank(json_string_value(v))) {
-        reg_invalid(out, req, v ? "invalid" : "required", "/name",
-                    "name is required and must be a non-blank string");
+        pr_out_invalid(out, req, v ? "invalid" : "required", "/name",
+                       "name is required and must be a non-blank string");
         return false;
     }
     if (cm_utf8_len(json_string_value(v)) > REG_NAME_MAX
-        || strlen(json_string_value(v)) != json_string_length(v)) {
-        reg_invalid(out, req, "invalid", "/name", "name must be at most 200 characters without NUL");
+        || strlen(json_string_value(v)) != json_string_length(v)
+        || !pr_text_ok(json_string_value(v))) {
+        pr_out_invalid(out, req, "invalid", "/name",
+                       "name must be at most 200 characters without control characters");
         return false;
     }
     *name = json_string_value(v);
@@ -41,7 +43,7 @@ static bool s_name(const pr_request_t *req, reg_out_t *out, json_t *doc, bool re
 }
 
 /* Validates an optional "description" member: a string or null. *present says if given. */
-static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, bool *present,
+static bool s_description(const pr_request_t *req, pr_out_t *out, json_t *doc, bool *present,
                           const char **desc)
 {
     json_t *v = json_object_get(doc, "description");
@@ -51,26 +53,27 @@ static bool s_description(const pr_request_t *req, reg_out_t *out, json_t *doc, 
         return true;
     if (!json_is_string(v) || cm_utf8_len(json_string_value(v)) > REG_DESC_MAX
         || strlen(json_string_value(v)) != json_string_length(v)) {
-        reg_invalid(out, req, "invalid", "/description",
-                    "description must be a string of at most 4096 characters or null");
+        pr_out_invalid(out, req, "invalid", "/description",
+                       "description must be a string of at most 4096 characters or null");
         return false;
     }
     *desc = json_string_value(v);
     return true;
 }
 
-void reg_project_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_project_list(void *arg, const pr_request_t *req, pr_out_t *out)
 {
-    reg_page_t page;
-    if (!reg_page_parse(req, out, &page, reg_cursor_time_id))
+    reg_ctx_t *ctx = arg;
+    pr_page_t page;
+    if (!pr_page_parse(req, out, &page, pr_cursor_time_id))
         return;
-    reg_list(ctx, req, out,
+    pr_list(ctx->db, req, out,
         "SELECT bb_project_json(p)::text, bb_cursor(p.created_at, p.id) FROM projects p"
         " WHERE ($1::text IS NULL OR (p.created_at, p.id) > (bb_cursor_ts($1), bb_cursor_id($1)))"
         " ORDER BY p.created_at, p.id LIMIT $2::bigint", 0, NULL, &page);
 }
 
-bool reg_project_exists(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out,
+bool reg_project_exists(reg_ctx_t *ctx, const pr_request_t *req, pr_out_t *out,
                         const char *id)
 {
     const char *vals[] = { id };
@@ -78,28 +81,30 @@ bool reg_project_exists(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out,
                                NULL);
     bool found = cm_db_ok(res) && PQntuples(res) == 1;
     if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     else if (!found)
-        reg_problem(out, req, 404, "project not found");
+        pr_out_problem(out, req, 404, "project not found");
     PQclear(res);
     return found;
 }
 
-void reg_project_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_project_get(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "projectId", id))
+    if (!pr_req_uuid(req, out, "projectId", id))
         return;
     const char *vals[] = { id };
     PGresult *res = cm_db_exec(ctx->db,
         "SELECT bb_project_json(p)::text FROM projects p WHERE p.id = $1", 1, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "project not found");
+    pr_out_row(out, req, res, 200, "project not found");
     PQclear(res);
 }
 
-void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_project_create(void *arg, const pr_request_t *req, pr_out_t *out)
 {
-    json_t *doc = reg_body_object(req, out);
+    reg_ctx_t *ctx = arg;
+    json_t *doc = pr_req_object(req, out);
     const char *name, *desc;
     bool has_desc;
     if (!doc || !s_name(req, out, doc, true, &name) || !s_description(req, out, doc, &has_desc, &desc)) {
@@ -110,18 +115,19 @@ void reg_project_create(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
     PGresult *res = cm_db_exec(ctx->db,
         "INSERT INTO projects (name, description) VALUES ($1, $2)"
         " RETURNING bb_project_json(projects)::text, id::text", 2, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 201, "project not found");
-    reg_location(out, "/projects/%s", PQgetvalue(res, 0, 1));
+    pr_out_row(out, req, res, 201, "project not found");
+    pr_out_location(out, "/projects/%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     json_decref(doc);
 }
 
-void reg_project_update(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_project_update(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "projectId", id))
+    if (!pr_req_uuid(req, out, "projectId", id))
         return;
-    json_t *doc = reg_body_object(req, out);
+    json_t *doc = pr_req_object(req, out);
     const char *name, *desc;
     bool has_desc;
     if (!doc || !s_name(req, out, doc, false, &name) || !s_description(req, out, doc, &has_desc, &desc)) {
@@ -135,15 +141,16 @@ void reg_project_update(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "  description = CASE WHEN $4::boolean THEN $5 ELSE description END,"
         "  updated_at = CASE WHEN $2::boolean OR $4::boolean THEN now() ELSE updated_at END"
         " WHERE id = $1 RETURNING bb_project_json(projects)::text", 5, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "project not found");
+    pr_out_row(out, req, res, 200, "project not found");
     PQclear(res);
     json_decref(doc);
 }
 
-void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_project_delete(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "projectId", id))
+    if (!pr_req_uuid(req, out, "projectId", id))
         return;
     const char *vals[] = { id, req->rid, req->principal };
     PGresult *res = cm_db_exec(ctx->db,
@@ -151,7 +158,7 @@ void reg_project_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
         "       SELECT $2, $3, 'project.delete', id::text FROM d)"
         " SELECT id FROM d", 3, vals, NULL, NULL);
-    if (reg_reply_done(out, req, res, "project not found")) {
+    if (pr_out_done(out, req, res, "project not found")) {
         pr_kv_t ev[] = { { "project_id", id } };
         pr_event_publish(ctx->pub, PR_EV_PROJECT_DELETED, ev, 1);
     }

@@ -39,7 +39,7 @@ static void s_stem(const char *filename, char *out, size_t cap)
         *dot = '\0';
 }
 
-static void s_issues_reply(reg_out_t *out, const pr_request_t *req, const cm_spec_issue_t *is,
+static void s_issues_reply(pr_out_t *out, const pr_request_t *req, const cm_spec_issue_t *is,
                            size_t n)
 {
     json_t *errors = json_array();
@@ -51,9 +51,9 @@ static void s_issues_reply(reg_out_t *out, const pr_request_t *req, const cm_spe
                                                 is[i].message, "location", loc));
     }
     if (n > 0 && is[0].code == CM_SPEC_E_INTERNAL)
-        reg_problem_errors(out, req, 500, "the spec could not be processed", errors);
+        pr_out_problem_errors(out, req, 500, "the spec could not be processed", errors);
     else
-        reg_problem_errors(out, req, 400, n ? is[0].message : "invalid spec document", errors);
+        pr_out_problem_errors(out, req, 400, n ? is[0].message : "invalid spec document", errors);
 }
 
 typedef struct {
@@ -62,7 +62,7 @@ typedef struct {
 } s_meta_t;
 
 /* Loads and classifies the document; NULL after answering 400 with every issue found. */
-static cm_spec_doc_t *s_load(const pr_request_t *req, reg_out_t *out, const pr_part_t *file,
+static cm_spec_doc_t *s_load(const pr_request_t *req, pr_out_t *out, const pr_part_t *file,
                              s_meta_t *meta)
 {
     cm_spec_issue_t issues[16];
@@ -81,18 +81,18 @@ static cm_spec_doc_t *s_load(const pr_request_t *req, reg_out_t *out, const pr_p
 
 /* Resolves the target project: from the path (404 if missing), the project_id form field (400
  * if bad), or the "default" project, created on first use. */
-static bool s_project(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, char id[37])
+static bool s_project(reg_ctx_t *ctx, const pr_request_t *req, pr_out_t *out, char id[37])
 {
     const char *from_path = pr_kv_get(req->path, req->npath, "projectId");
     const pr_part_t *field = pr_part_get(req, "project_id");
     char want[64] = "";
-    if (from_path && !reg_path_uuid(req, out, "projectId", id))
+    if (from_path && !pr_req_uuid(req, out, "projectId", id))
         return false;
     if (!from_path && field) {
         snprintf(want, sizeof want, "%.*s", (int) (field->len < 63 ? field->len : 63),
                  (const char *) field->data);
         if (field->len > 63 || !cm_uuid_normalize(cm_trim(want), id)) {
-            reg_invalid(out, req, "invalid", "/project_id", "project_id must be a UUID");
+            pr_out_invalid(out, req, "invalid", "/project_id", "project_id must be a UUID");
             return false;
         }
     }
@@ -112,18 +112,18 @@ static bool s_project(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, c
     }
     bool ok = cm_db_ok(res) && PQntuples(res) == 1;
     if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     else if (!ok && from_path)
-        reg_problem(out, req, 404, "project not found");
+        pr_out_problem(out, req, 404, "project not found");
     else if (!ok)
-        reg_invalid(out, req, "invalid", "/project_id", "project_id names no project");
+        pr_out_invalid(out, req, "invalid", "/project_id", "project_id names no project");
     else
         snprintf(id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return ok;
 }
 
-static void s_store(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const char *project,
+static void s_store(reg_ctx_t *ctx, const pr_request_t *req, pr_out_t *out, const char *project,
                     const char *name, const s_meta_t *meta, const pr_part_t *file,
                     const char *filename)
 {
@@ -153,21 +153,22 @@ static void s_store(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, con
         7, vals, lens, fmts);
     if (strcmp(cm_db_sqlstate(res), "23503") == 0) {  /* the project was deleted meanwhile */
         if (pr_kv_get(req->path, req->npath, "projectId"))
-            reg_problem(out, req, 404, "project not found");
+            pr_out_problem(out, req, 404, "project not found");
         else
-            reg_invalid(out, req, "invalid", "/project_id", "project_id names no project");
+            pr_out_invalid(out, req, "invalid", "/project_id", "project_id names no project");
     } else {
-        reg_reply_row(out, req, res, 201, "spec not found");
-        reg_location(out, "/specs/%s", PQgetvalue(res, 0, 1));
+        pr_out_row(out, req, res, 201, "spec not found");
+        pr_out_location(out, "/specs/%s", PQgetvalue(res, 0, 1));
     }
     PQclear(res);
 }
 
-void reg_spec_upload(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_upload(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     const pr_part_t *file = pr_part_get(req, "file");
     if (!file) {
-        reg_invalid(out, req, "required", "/file", "a multipart field named 'file' is required");
+        pr_out_invalid(out, req, "required", "/file", "a multipart field named 'file' is required");
         return;
     }
     char project[37], filename[REG_FILENAME_MAX + 1], name[REG_TITLE_MAX + 1];
@@ -193,24 +194,25 @@ void reg_spec_upload(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
     cm_spec_doc_destroy(&doc);
 }
 
-void reg_spec_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_list(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char project[37];
     const char *pid = pr_kv_get(req->path, req->npath, "projectId");
     const char *type = pr_kv_get(req->query, req->nquery, "type");
     const char *name = pr_kv_get(req->query, req->nquery, "name");
-    reg_page_t page;
-    if (pid && (!reg_path_uuid(req, out, "projectId", project)
+    pr_page_t page;
+    if (pid && (!pr_req_uuid(req, out, "projectId", project)
                 || !reg_project_exists(ctx, req, out, project)))
         return;
     if (type && strcmp(type, "openapi") && strcmp(type, "asyncapi")) {
-        reg_invalid(out, req, "invalid", "type", "type must be openapi or asyncapi");
+        pr_out_invalid(out, req, "invalid", "type", "type must be openapi or asyncapi");
         return;
     }
-    if (!reg_page_parse(req, out, &page, reg_cursor_time_id))
+    if (!pr_page_parse(req, out, &page, pr_cursor_time_id))
         return;
     const char *vals[] = { pid ? project : NULL, type, name };
-    reg_list(ctx, req, out,
+    pr_list(ctx->db, req, out,
         "SELECT bb_spec_json(s)::text, bb_cursor(s.created_at, s.id) FROM specs s"
         " WHERE ($1::uuid IS NULL OR s.project_id = $1)"
         "   AND ($2::text IS NULL OR s.spec_type = $2)"
@@ -220,22 +222,24 @@ void reg_spec_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         " ORDER BY s.created_at, s.id LIMIT $5::bigint", 3, vals, &page);
 }
 
-void reg_spec_get(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_get(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "id", id))
+    if (!pr_req_uuid(req, out, "id", id))
         return;
     const char *vals[] = { id };
     PGresult *res = cm_db_exec(ctx->db, "SELECT bb_spec_json(s)::text FROM specs s WHERE s.id = $1",
                                1, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "spec not found");
+    pr_out_row(out, req, res, 200, "spec not found");
     PQclear(res);
 }
 
-void reg_spec_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_delete(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "id", id))
+    if (!pr_req_uuid(req, out, "id", id))
         return;
     const char *vals[] = { id, req->rid, req->principal };
     PGresult *res = cm_db_exec(ctx->db,
@@ -243,14 +247,15 @@ void reg_spec_delete(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
         "       SELECT $2, $3, 'spec.delete', id::text FROM d)"
         " SELECT id FROM d", 3, vals, NULL, NULL);
-    reg_reply_done(out, req, res, "spec not found");
+    pr_out_done(out, req, res, "spec not found");
     PQclear(res);
 }
 
-void reg_spec_history(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_history(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37];
-    if (!reg_path_uuid(req, out, "id", id))
+    if (!pr_req_uuid(req, out, "id", id))
         return;
     const char *vals[] = { id };
     PGresult *res = cm_db_exec(ctx->db,
@@ -259,21 +264,22 @@ void reg_spec_history(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "         ORDER BY r.revision DESC) FILTER (WHERE r.revision IS NOT NULL), '[]')::text"
         " FROM specs s LEFT JOIN spec_revisions r ON r.spec_id = s.id"
         " WHERE s.id = $1 GROUP BY s.id", 1, vals, NULL, NULL);
-    reg_reply_row(out, req, res, 200, "spec not found");
+    pr_out_row(out, req, res, 200, "spec not found");
     PQclear(res);
 }
 
-void reg_spec_content(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
+void reg_spec_content(void *arg, const pr_request_t *req, pr_out_t *out)
 {
+    reg_ctx_t *ctx = arg;
     char id[37], rev[16];
-    if (!reg_path_uuid(req, out, "id", id))
+    if (!pr_req_uuid(req, out, "id", id))
         return;
     const char *want = pr_kv_get(req->query, req->nquery, "revision");
     if (want) {
         char *end = NULL;
         long n = strtol(want, &end, 10);
         if (!*want || *end || n < 1 || n > INT_MAX || !isdigit((unsigned char) *want)) {
-            reg_invalid(out, req, "invalid", "revision", "revision must be a positive integer");
+            pr_out_invalid(out, req, "invalid", "revision", "revision must be a positive integer");
             return;
         }
         snprintf(rev, sizeof rev, "%ld", n);
@@ -284,18 +290,18 @@ void reg_spec_content(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out)
         "  ON r.spec_id = s.id AND r.revision = coalesce($2::int, s.current_revision)"
         " WHERE s.id = $1", 2, vals, NULL, NULL);
     if (!cm_db_ok(res)) {
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     } else if (PQntuples(res) == 0) {
-        reg_problem(out, req, 404, "spec not found");
+        pr_out_problem(out, req, 404, "spec not found");
     } else if (PQgetisnull(res, 0, 0)) {
-        reg_problem(out, req, 404, "revision not found");
+        pr_out_problem(out, req, 404, "revision not found");
     } else {
         char disp[REG_FILENAME_MAX + 64];
         snprintf(disp, sizeof disp, "attachment; filename=\"%.*s\"", PQgetlength(res, 0, 1),
                  PQgetvalue(res, 0, 1));
-        reg_reply_text(out, 200, "application/yaml", PQgetvalue(res, 0, 0),
-                       (size_t) PQgetlength(res, 0, 0));
-        reg_header(out, "Content-Disposition", disp);
+        pr_out_text(out, 200, "application/yaml", PQgetvalue(res, 0, 0),
+                    (size_t) PQgetlength(res, 0, 0));
+        pr_out_header(out, "Content-Disposition", disp);
     }
     PQclear(res);
 }

@@ -25,6 +25,7 @@ BIN_DIR = REPO_ROOT / (os.environ.get("BARBACANE_BIN_DIR") or os.environ.get("BB
                        or "bin")
 GATEWAY_BIN = BIN_DIR / "barbacane-gateway"
 REGISTRY_BIN = BIN_DIR / "barbacane-registry"
+KEYGEN_BIN = BIN_DIR / "barbacane-keygen"
 SQL_DIR = REPO_ROOT / "common" / "sql"
 # Sanitizer builds run several times slower: time bounds that guard against denial of service
 # (a hostile document must be refused quickly) scale by this factor (make test-asan sets it).
@@ -100,7 +101,24 @@ def tail(path, lines=40):
 
 
 def missing_binaries():
-    return [str(p) for p in (GATEWAY_BIN, REGISTRY_BIN) if not os.access(p, os.X_OK)]
+    return [str(p) for p in (GATEWAY_BIN, REGISTRY_BIN, KEYGEN_BIN) if not os.access(p, os.X_OK)]
+
+
+def make_mesh_keys(directory):
+    """Every role's CURVE key pair in directory (barbacane-keygen), as `make run` makes them."""
+    r = subprocess.run([str(KEYGEN_BIN), str(directory), "--all"], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise HarnessError(f"barbacane-keygen failed: {r.stderr}")
+    return Path(directory)
+
+
+def make_secret_file(path):
+    """A fresh service secret (0600), as `make run` makes var/service-secret."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return Path(path)
 
 
 def clean_env(extra=None):
@@ -129,7 +147,8 @@ def pg_bindir():
 # ---------------------------------------------------------------- PostgreSQL
 
 class PgCluster:
-    """A throw-away PostgreSQL cluster under /tmp, TCP on 127.0.0.1 only, auth trust."""
+    """A throw-away PostgreSQL cluster under /tmp, TCP on 127.0.0.1 only, scram-sha-256 with a
+    generated password (in a 0600 pgpass file that PGPASSFILE points every child process at)."""
 
     def __init__(self):
         self.bindir = pg_bindir()
@@ -141,6 +160,8 @@ class PgCluster:
         self.port = None
         self.proc = None
         self.user = "postgres"
+        self.password = secrets.token_urlsafe(24)
+        self.passfile = self.base / "pgpass"
 
     def _as_owner(self, cmd):
         return (["runuser", "-u", PG_OWNER, "--"] + cmd) if IS_ROOT else cmd
@@ -158,14 +179,24 @@ class PgCluster:
             log_fd = os.open(self.logfile, os.O_CREAT | os.O_WRONLY, 0o644)
             os.close(log_fd)
             shutil.chown(self.logfile, PG_OWNER, PG_OWNER)
+        pwfile = self.base / "initdb-pw"
+        pwfile.write_text(self.password + "\n")
+        if IS_ROOT:
+            shutil.chown(pwfile, PG_OWNER, PG_OWNER)
+        os.chmod(pwfile, 0o600)
         r = subprocess.run(
             self._as_owner([self._bin("initdb"), "-D", str(self.data), "-U", self.user,
-                            "--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C",
-                            "--no-instructions"]),
+                            "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync",
+                            "--encoding=UTF8", "--locale=C", "--no-instructions"]),
             capture_output=True, text=True, timeout=60, cwd=str(self.base))
+        pwfile.unlink()
         if r.returncode != 0:
             raise HarnessError(f"initdb failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         self.port = free_ports(1)[0]
+        fd = os.open(self.passfile, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"127.0.0.1:{self.port}:*:{self.user}:{self.password}\n")
+        os.environ["PGPASSFILE"] = str(self.passfile)  # psql, pg_dump and every service
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
             self._as_owner([self._bin("postgres"), "-D", str(self.data),
@@ -290,6 +321,8 @@ class Stack:
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.token = "tok_" + secrets.token_urlsafe(32)
         self.token_file = self.workdir / "admin-token"
+        self.keys_dir = make_mesh_keys(self.workdir / "keys")
+        self.secret_file = make_secret_file(self.workdir / "service-secret")
         fd = os.open(self.token_file, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(self.token + "\n")
@@ -335,6 +368,7 @@ class Stack:
                 "--events-in-bind", self.events_in_endpoint(),
                 "--events-out-bind", self.events_out_endpoint(),
                 "--admin-token-file", str(self.token_file),
+                "--mesh-keys", str(self.keys_dir),
                 "--instance", f"{self.name}-gw"] + self.gateway_args
 
     @staticmethod
@@ -369,6 +403,7 @@ class Stack:
     def registry_argv(self, instance, extra=()):
         return [str(REGISTRY_BIN), "--database-url", self.database_url,
                 "--broker", self.broker_endpoint(), "--events", self.events_in_endpoint(),
+                "--mesh-keys", str(self.keys_dir), "--service-secret-file", str(self.secret_file),
                 "--instance", instance] + self.registry_args + list(extra)
 
     def start_registry(self):
@@ -379,6 +414,8 @@ class Stack:
             argv, env = [argv[0]], {"DATABASE_URL": self.database_url,
                                     "BARBACANE_BROKER": self.broker_endpoint(),
                                     "BARBACANE_EVENTS": self.events_in_endpoint(),
+                                    "BARBACANE_MESH_KEYS": str(self.keys_dir),
+                                    "BARBACANE_SERVICE_SECRET_FILE": str(self.secret_file),
                                     "BARBACANE_INSTANCE": inst}
             argv += self.registry_args
         proc = Proc(inst, "registry", argv, clean_env(env), self._logpath(inst))

@@ -25,7 +25,8 @@ class Subscriber:
     def __init__(self, stack, *prefixes):
         tool = TOOLS / "bb-sub"
         assert tool.exists(), f"{tool} missing: run `make {tool.relative_to(harness.REPO_ROOT)}`"
-        self.proc = subprocess.Popen([str(tool), f"tcp://127.0.0.1:{stack.ev_out_port}", *prefixes],
+        self.proc = subprocess.Popen([str(tool), "--keys", str(stack.keys_dir), "--key", "hub",
+                                      f"tcp://127.0.0.1:{stack.ev_out_port}", *prefixes],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         self.events = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

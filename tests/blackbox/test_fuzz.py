@@ -38,8 +38,11 @@ def test_garbage_frames_at_the_broker(make_stack):
     s = make_stack(registries=2)
     tool = TOOLS / "bb-fuzz-broker"
     assert tool.exists(), f"{tool} missing"
-    for seed in (1, 2, 3):
-        r = subprocess.run([str(tool), f"tcp://127.0.0.1:{s.broker_port}", "1500", str(seed)],
+    # With the front's key (client framing reaches the broker's parser) and a service's key
+    # (worker framing does); a peer without a key is not even heard (test_security).
+    for seed, key in ((1, "front"), (2, "registry"), (3, "front")):
+        r = subprocess.run([str(tool), "--keys", str(s.keys_dir), "--key", key,
+                            f"tcp://127.0.0.1:{s.broker_port}", "1500", str(seed)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
     assert_still_serving(s)

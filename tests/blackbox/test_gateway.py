@@ -298,14 +298,16 @@ def test_metrics_requires_the_admin_token(stack):
 
 
 def test_several_admin_tokens_are_all_accepted(make_stack):
-    # The file's token plus two given on the command line: all three work, others do not.
-    s = make_stack(registries=1, gateway_args=["--admin-token", "second-token-abc,third-token-xyz"])
-    for token in (s.token, "second-token-abc", "third-token-xyz"):
+    # The file's token plus two given on the command line (one per line): all three work,
+    # others do not.
+    second, third = "second-" + "b" * 40, "third-" + "c" * 40
+    s = make_stack(registries=1, gateway_args=["--admin-token", f"{second}\n{third}"])
+    for token in (s.token, second, third):
         resp = requests.get(s.base_url + "/projects", timeout=5,
                             headers={"Authorization": f"Bearer {token}"})
         assert_json(resp, 200)
     resp = requests.get(s.base_url + "/projects", timeout=5,
-                        headers={"Authorization": "Bearer second-token-ab"})
+                        headers={"Authorization": f"Bearer {second[:-1]}"})
     assert_problem(resp, 401, "unauthorized")
 
 

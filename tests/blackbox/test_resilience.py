@@ -327,7 +327,8 @@ def _front_gateway(s, extra=()):
     port = harness.free_ports(1)[0]
     argv = [str(harness.GATEWAY_BIN), "--http-port", str(port), "--broker-bind", "",
             "--broker", s.broker_endpoint(), "--events-in-bind", "",
-            "--admin-token-file", str(s.token_file), "--instance", f"{s.name}-front", *extra]
+            "--admin-token-file", str(s.token_file), "--mesh-keys", str(s.keys_dir),
+            "--instance", f"{s.name}-front", *extra]
     proc = harness.Proc("front", "gateway", argv, harness.clean_env({}), s._logpath("front"))
     s.procs.append(proc)
     wait_until(lambda: harness.port_accepts(port), 10, what="front gateway port")

@@ -1,5 +1,7 @@
 /* Test tool: throws malformed and hostile frames at a broker, as a client and as a worker.
- * Usage: bb-fuzz-broker ENDPOINT COUNT SEED. Deterministic for a seed; prints what it sent. */
+ * Usage: bb-fuzz-broker [--keys DIR --key NAME] ENDPOINT COUNT SEED. Deterministic for a
+ * seed; prints what it sent. */
+#include "bb_mesh.h"
 #include <czmq.h>
 #include <stdio.h>
 #include "pr_envelope.h"
@@ -87,18 +89,21 @@ static zmsg_t *s_message(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s ENDPOINT COUNT SEED\n", argv[0]);
+    bb_mesh_t mesh;
+    int a = bb_mesh_opts(argc, argv, &mesh);
+    if (a < 0 || argc - a < 3) {
+        fprintf(stderr, "usage: %s [--keys DIR --key NAME] ENDPOINT COUNT SEED\n", argv[0]);
         return 2;
     }
-    long count = atol(argv[2]);
-    s_state = (uint64_t) atoll(argv[3]) | 1;
+    const char *endpoint = argv[a];
+    long count = atol(argv[a + 1]);
+    s_state = (uint64_t) atoll(argv[a + 2]) | 1;
     int sent = 0;
     for (long i = 0; i < count; i++) {
         /* a fresh identity now and then: the broker sees many peers, some vanishing */
         zsock_t *s = zsock_new(ZMQ_DEALER);
         zsock_set_linger(s, 200);
-        if (!s || zsock_connect(s, "%s", argv[1]) != 0)
+        if (!s || bb_mesh_apply(&mesh, s) != 0 || zsock_connect(s, "%s", endpoint) != 0)
             return 1;
         for (int j = 0; j < 20 && i < count; j++, i++) {
             zmsg_t *msg = s_message();

@@ -1,5 +1,7 @@
 /* Test tool: subscribes to the event proxy's XPUB endpoint and prints each event as one JSON
- * line {"topic": ..., "data": {...}} on stdout. Usage: bb-sub ENDPOINT [PREFIX ...] */
+ * line {"topic": ..., "data": {...}} on stdout.
+ * Usage: bb-sub [--keys DIR --key NAME | --random-key] ENDPOINT [PREFIX ...] */
+#include "bb_mesh.h"
 #include <czmq.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -50,16 +52,18 @@ static void s_print(zmsg_t *msg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s ENDPOINT [PREFIX ...]\n", argv[0]);
+    bb_mesh_t mesh;
+    int first = bb_mesh_opts(argc, argv, &mesh);
+    if (first < 0 || first >= argc) {
+        fprintf(stderr, "usage: %s [--keys DIR --key NAME] ENDPOINT [PREFIX ...]\n", argv[0]);
         return 2;
     }
     zsock_t *sub = zsock_new(ZMQ_SUB);
-    if (!sub || zsock_connect(sub, "%s", argv[1]) != 0)
+    if (!sub || bb_mesh_apply(&mesh, sub) != 0 || zsock_connect(sub, "%s", argv[first]) != 0)
         return 1;
-    for (int i = 2; i < argc; i++)
+    for (int i = first + 1; i < argc; i++)
         zsock_set_subscribe(sub, argv[i]);
-    if (argc == 2)
+    if (argc == first + 1)
         zsock_set_subscribe(sub, "");
     printf("{\"topic\":\"ready\",\"data\":{}}\n");
     fflush(stdout);

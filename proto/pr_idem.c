@@ -1,20 +1,20 @@
-/* Idempotency-Key for registry mutations: the first answer to a keyed request is stored for
- * 24 h and replayed for the same request; a different request under the key is 409. Stored
- * bodies are sealed with a key derived from the Idempotency-Key, which is kept only as a hash:
- * a replayed answer may carry a secret (a new API key) that the database must not hold. */
-#include "reg.h"
+/* The service kit, idempotency. Owns nothing between calls: a pr_idem_t carries the state of
+ * one request from pr_idem_before to pr_idem_after. Records are sealed (AES-256-GCM) under a
+ * key derived (HMAC-SHA256) from the server secret, the principal and the Idempotency-Key,
+ * so a dump of the table reveals nothing without the secret file. */
+#include "pr_idem.h"
 #include "cm_log.h"
 #include "cm_util.h"
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <string.h>
 
-#define REG_IDEM_KEY_MAX 255
 
 static bool s_key_ok(const char *k)
 {
     size_t n = strlen(k);
-    if (n == 0 || n > REG_IDEM_KEY_MAX)
+    if (n == 0 || n > PR_IDEM_KEY_MAX)
         return false;
     for (; *k; k++)
         if (*k < 0x21 || *k > 0x7e)
@@ -61,21 +61,27 @@ static void s_fingerprint(const pr_request_t *req, char out[65])
     cm_hex(d, 32, out);
 }
 
-/* The record's id (hex) and its sealing key, both from principal + Idempotency-Key. */
-static void s_derive(const pr_request_t *req, const char *key, char id[65], unsigned char seal[32])
+/* The record's id (hex) and its sealing key: HMAC-SHA256 under the server secret of a label,
+ * the principal and the client's key (length-prefixed, so no two inputs collide). */
+static void s_derive(const unsigned char *secret, const pr_request_t *req, const char *key,
+                     char id[65], unsigned char seal[32])
 {
     const char *who = req->principal ? req->principal : "";
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char d[32];
-    unsigned int n = 32;
     for (int round = 0; round < 2; round++) {
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        s_feed_str(md, round ? "barbacane-idempotency-seal-v1" : "barbacane-idempotency-id-v1");
-        s_feed_str(md, who);
-        s_feed_str(md, key);
-        EVP_DigestFinal_ex(md, round ? seal : d, &n);
+        const char *label = round ? "barbacane-idempotency-seal-v2" : "barbacane-idempotency-id-v2";
+        size_t n = 0;
+        unsigned char buf[3 * 264];
+        const char *parts[] = { label, who, key };
+        for (int i = 0; i < 3; i++) {
+            size_t l = strlen(parts[i]) < 255 ? strlen(parts[i]) : 255;
+            buf[n++] = (unsigned char) l;
+            memcpy(buf + n, parts[i], l);
+            n += l;
+        }
+        unsigned int outlen = 32;
+        HMAC(EVP_sha256(), secret, 32, buf, n, round ? seal : d, &outlen);
     }
-    EVP_MD_CTX_free(md);
     cm_hex(d, 32, id);
 }
 
@@ -110,17 +116,17 @@ static long s_open(const unsigned char key[32], const unsigned char *in, size_t 
     return ok ? n + m : -1;
 }
 
-static void s_lock(reg_ctx_t *ctx, const char *id, bool on)
+static void s_lock(cm_db_t *db, const char *id, bool on)
 {
     const char *vals[] = { id };
-    PGresult *res = cm_db_exec(ctx->db, on
+    PGresult *res = cm_db_exec(db, on
         ? "SELECT pg_advisory_lock(hashtextextended($1, 7))"
         : "SELECT pg_advisory_unlock(hashtextextended($1, 7))", 1, vals, NULL, NULL);
     PQclear(res);
 }
 
 /* Rebuilds the stored reply: headers are "name: value" lines; the body is unsealed. */
-static bool s_replay(reg_out_t *out, PGresult *res, const unsigned char seal[32])
+static bool s_replay(pr_out_t *out, PGresult *res, const unsigned char seal[32])
 {
     const char *ctype = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
     size_t slen = 0;
@@ -132,7 +138,7 @@ static bool s_replay(reg_out_t *out, PGresult *res, const unsigned char seal[32]
         free(body);
         return false;
     }
-    reg_reply_owned(out, atoi(PQgetvalue(res, 0, 1)), NULL, body, (size_t) blen);
+    pr_out_owned(out, atoi(PQgetvalue(res, 0, 1)), NULL, body, (size_t) blen);
     if (ctype) {
         size_t l = strlen(ctype) + 1;
         if (out->hused + l <= sizeof out->hstore) {
@@ -145,49 +151,49 @@ static bool s_replay(reg_out_t *out, PGresult *res, const unsigned char seal[32]
         char *colon = strstr(ln, ": ");
         if (colon) {
             *colon = '\0';
-            reg_header(out, ln, colon + 2);
+            pr_out_header(out, ln, colon + 2);
         }
     }
     free(lines);
-    reg_header(out, "X-Idempotency-Replayed", "true");
+    pr_out_header(out, "X-Idempotency-Replayed", "true");
     return true;
 }
 
-bool reg_idem_before(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, reg_idem_t *st)
+bool pr_idem_before(cm_db_t *db, const unsigned char *secret, const pr_request_t *req,
+                    pr_out_t *out, pr_idem_t *st)
 {
     memset(st, 0, sizeof *st);
     const char *key = pr_kv_get(req->headers, req->nheaders, "Idempotency-Key");
     if (!key)
         return false;
     if (!s_key_ok(key)) {
-        reg_problem(out, req, 400, "Idempotency-Key must be 1-255 visible ASCII characters");
+        pr_out_problem(out, req, 400, "Idempotency-Key must be 1-255 visible ASCII characters");
         return true;
     }
     s_fingerprint(req, st->fingerprint);
-    s_derive(req, key, st->id, st->seal);
-    s_lock(ctx, st->id, true);   /* concurrent repeats wait for the first to finish */
+    s_derive(secret, req, key, st->id, st->seal);
+    s_lock(db, st->id, true);   /* concurrent repeats wait for the first to finish */
     const char *vals[] = { st->id };
-    PGresult *res = cm_db_exec(ctx->db,
+    PGresult *res = cm_db_exec(db,
         "SELECT fingerprint, status, content_type, headers, sealed_body FROM idempotency_keys"
         " WHERE key_hash = $1 AND expires_at > now()", 1, vals, NULL, NULL);
     bool answered = true;
     if (!cm_db_ok(res))
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
     else if (PQntuples(res) == 0)
         answered = false;
     else if (strcmp(PQgetvalue(res, 0, 0), st->fingerprint) != 0)
-        reg_problem(out, req, 409, "this Idempotency-Key was used for a different request");
+        pr_out_problem(out, req, 409, "this Idempotency-Key was used for a different request");
     else if (!s_replay(out, res, st->seal))
-        reg_problem(out, req, 500, "the stored answer could not be opened");
+        pr_out_problem(out, req, 500, "the stored answer could not be opened");
     PQclear(res);
     if (answered)
-        s_lock(ctx, st->id, false);
+        s_lock(db, st->id, false);
     st->active = !answered;
     return answered;
 }
 
-void reg_idem_after(reg_ctx_t *ctx, const pr_request_t *req, const reg_out_t *out,
-                    reg_idem_t *st)
+void pr_idem_after(cm_db_t *db, const pr_request_t *req, const pr_out_t *out, pr_idem_t *st)
 {
     if (!st->active)
         return;
@@ -205,7 +211,7 @@ void reg_idem_after(reg_ctx_t *ctx, const pr_request_t *req, const reg_out_t *ou
                                (const char *) sealed };
         int lens[] = { 0, 0, 0, 0, 0, (int) slen };
         int fmts[] = { 0, 0, 0, 0, 0, 1 };
-        PGresult *res = cm_db_exec(ctx->db,
+        PGresult *res = cm_db_exec(db,
             "INSERT INTO idempotency_keys (key_hash, fingerprint, status, content_type, headers,"
             " sealed_body, expires_at) VALUES ($1, $2, $3, $4, $5, $6,"
             " now() + interval '24 hours') ON CONFLICT (key_hash) DO UPDATE SET"
@@ -220,13 +226,13 @@ void reg_idem_after(reg_ctx_t *ctx, const pr_request_t *req, const reg_out_t *ou
         PQclear(res);
     }
     free(sealed);
-    s_lock(ctx, st->id, false);
+    s_lock(db, st->id, false);
     st->active = false;
 }
 
-void reg_idem_purge(reg_ctx_t *ctx)
+void pr_idem_purge(cm_db_t *db)
 {
-    PGresult *res = cm_db_exec(ctx->db, "DELETE FROM idempotency_keys WHERE expires_at <= now()",
+    PGresult *res = cm_db_exec(db, "DELETE FROM idempotency_keys WHERE expires_at <= now()",
                                0, NULL, NULL, NULL);
     if (cm_db_ok(res) && atoi(PQcmdTuples(res)) > 0)
         cm_info("purged %s expired idempotency records", PQcmdTuples(res));

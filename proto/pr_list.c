@@ -1,15 +1,14 @@
-/* Lists in registry-svc: ?limit/?cursor keyset pagination with a Link header, and assembly of
- * the JSON array from rows PostgreSQL renders. Owns nothing between calls. */
-#include "reg.h"
+/* The service kit, lists: ?limit/?cursor keyset pagination with a Link header, and assembly
+ * of the JSON array from rows PostgreSQL renders. Owns nothing between calls. */
+#include "pr_list.h"
 #include "cm_util.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REG_LIMIT_MAX 1000
 
-bool reg_page_parse(const pr_request_t *req, reg_out_t *out, reg_page_t *page,
-                    reg_cursor_check_fn *check)
+bool pr_page_parse(const pr_request_t *req, pr_out_t *out, pr_page_t *page,
+                   pr_cursor_check_fn *check)
 {
     memset(page, 0, sizeof *page);
     const char *limit = pr_kv_get(req->query, req->nquery, "limit");
@@ -17,8 +16,8 @@ bool reg_page_parse(const pr_request_t *req, reg_out_t *out, reg_page_t *page,
     if (limit) {
         char *end = NULL;
         long n = strtol(limit, &end, 10);
-        if (!*limit || *end || n < 1 || n > REG_LIMIT_MAX || !isdigit((unsigned char) *limit)) {
-            reg_invalid(out, req, "invalid", "limit", "limit must be an integer from 1 to 1000");
+        if (!*limit || *end || n < 1 || n > PR_LIST_LIMIT_MAX || !isdigit((unsigned char) *limit)) {
+            pr_out_invalid(out, req, "invalid", "limit", "limit must be an integer from 1 to 1000");
             return false;
         }
         page->limit = n;
@@ -30,7 +29,7 @@ bool reg_page_parse(const pr_request_t *req, reg_out_t *out, reg_page_t *page,
                                            sizeof page->cursor - 1)
                      : -1;
         if (n <= 0 || memchr(page->cursor, '\0', (size_t) n) || !check(page->cursor)) {
-            reg_invalid(out, req, "invalid", "cursor", "cursor is malformed");
+            pr_out_invalid(out, req, "invalid", "cursor", "cursor is malformed");
             return false;
         }
         page->cursor[n] = '\0';
@@ -39,19 +38,23 @@ bool reg_page_parse(const pr_request_t *req, reg_out_t *out, reg_page_t *page,
     return true;
 }
 
-bool reg_cursor_time_id(const char *c)
+/* Microseconds since the epoch that PostgreSQL can turn back into a timestamp: up to the
+ * end of year 9999 (a larger number overflows its bigint and interval arithmetic). */
+#define PR_CURSOR_MAX_US 253402300799999999LL
+
+bool pr_cursor_time_id(const char *c)
 {
     const char *comma = strchr(c, ',');
-    if (!comma || comma == c || comma - c > 19)
+    if (!comma || comma == c || comma - c > 18)
         return false;
     for (const char *p = c; p < comma; p++)
         if (!isdigit((unsigned char) *p))
             return false;
-    return cm_uuid_valid(comma + 1);
+    return strtoll(c, NULL, 10) <= PR_CURSOR_MAX_US && cm_uuid_valid(comma + 1);
 }
 
 /* The query string of this request minus limit/cursor, each value percent-encoded. */
-static void s_next_link(const pr_request_t *req, const reg_page_t *page, const char *last,
+static void s_next_link(const pr_request_t *req, const pr_page_t *page, const char *last,
                         char *out, size_t cap)
 {
     size_t at = (size_t) snprintf(out, cap, "<%s?", req->uri ? req->uri : "");
@@ -69,8 +72,8 @@ static void s_next_link(const pr_request_t *req, const reg_page_t *page, const c
         snprintf(out + at, cap - at, "limit=%ld&cursor=%s>; rel=\"next\"", page->limit, b64);
 }
 
-void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const char *sql, int n,
-              const char **vals, const reg_page_t *page)
+void pr_list(cm_db_t *db, const pr_request_t *req, pr_out_t *out, const char *sql, int n,
+             const char **vals, const pr_page_t *page)
 {
     const char *params[16];
     char fetch[24];
@@ -79,9 +82,9 @@ void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const cha
     params[n] = page->has_cursor ? page->cursor : NULL;
     snprintf(fetch, sizeof fetch, "%ld", page->limit + 1);  /* one more tells if more remain */
     params[n + 1] = page->limit ? fetch : NULL;
-    PGresult *res = cm_db_exec(ctx->db, sql, n + 2, params, NULL, NULL);
+    PGresult *res = cm_db_exec(db, sql, n + 2, params, NULL, NULL);
     if (!cm_db_ok(res)) {
-        reg_db_error(out, req, res);
+        pr_out_db_error(out, req, res);
         PQclear(res);
         return;
     }
@@ -95,7 +98,7 @@ void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const cha
     char *body = malloc(len + 1), *at = body;
     if (!body) {
         PQclear(res);
-        reg_problem(out, req, 500, "out of memory");
+        pr_out_problem(out, req, 500, "out of memory");
         return;
     }
     *at++ = '[';
@@ -108,11 +111,11 @@ void reg_list(reg_ctx_t *ctx, const pr_request_t *req, reg_out_t *out, const cha
     }
     *at++ = ']';
     *at = '\0';
-    reg_reply_owned(out, 200, "application/json", body, (size_t) (at - body));
+    pr_out_owned(out, 200, "application/json", body, (size_t) (at - body));
     if (more) {
         char link[2048];
         s_next_link(req, page, PQgetvalue(res, rows - 1, 1), link, sizeof link);
-        reg_header(out, "Link", link);
+        pr_out_header(out, "Link", link);
     }
     PQclear(res);
 }

@@ -36,6 +36,27 @@ const char *cm_problem_title(int status)
     return s_kinds[s_index(status)].title;
 }
 
+/* The request path as JSON can carry it: when it is not UTF-8 (a decoded %FF), its bytes
+ * outside printable ASCII are percent-encoded again, as the client wrote them. */
+static json_t *s_instance(const char *path)
+{
+    json_t *j = json_string(path ? path : "");
+    if (j || !path)
+        return j ? j : json_string("");
+    size_t n = strlen(path) > 1024 ? 1024 : strlen(path);
+    char out[3 * 1024 + 1];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) path[i];
+        if (c < 0x21 || c > 0x7e)
+            o += (size_t) snprintf(out + o, sizeof out - o, "%%%02X", c);
+        else
+            out[o++] = (char) c;
+    }
+    out[o] = '\0';
+    return json_string(out);
+}
+
 char *cm_problem_json(int status, const char *detail, const char *instance, const char *rid,
                       json_t *errors, size_t *len)
 {
@@ -46,7 +67,7 @@ char *cm_problem_json(int status, const char *detail, const char *instance, cons
     json_object_set_new(o, "title", json_string(cm_problem_title(status)));
     json_object_set_new(o, "status", json_integer(status));
     json_object_set_new(o, "detail", json_string(detail ? detail : cm_problem_title(status)));
-    json_object_set_new(o, "instance", json_string(instance ? instance : ""));
+    json_object_set_new(o, "instance", s_instance(instance));
     json_object_set_new(o, "request_id", json_string(rid ? rid : ""));
     if (errors)
         json_object_set(o, "errors", errors);

@@ -35,7 +35,7 @@ export PGPASSWORD
 (umask 077; printf '*:*:*:postgres:%s\n' "$PGPASSWORD" > "$dir/pgpass")
 
 if [ ! -f "$dir/data/PG_VERSION" ]; then
-    pwfile=$dir/data/.initdb-pw
+    pwfile=$dir/initdb-pw
     (umask 077; printf '%s\n' "$PGPASSWORD" > "$pwfile")
     [ "$(id -u)" -eq 0 ] && chown postgres "$pwfile"
     as_pg "$PGBIN/initdb" -D "$dir/data" -A scram-sha-256 --pwfile="$pwfile" -U postgres \

@@ -2,8 +2,9 @@
  * printing what came of it on stdout (one line), so tests can check the effect.
  *   bb-rogue [mesh options] submit BROKER SERVICE OP PROJECT_ID WAIT_MS
  *       a client request with principal "admin"; prints "reply STATUS" or "no reply"
- *   bb-rogue [mesh options] register BROKER SERVICE WAIT_MS
- *       READY for SERVICE; prints "request OP" for each request handed over, or "no request"
+ *   bb-rogue [mesh options] register BROKER SERVICE WAIT_MS [STATUS]
+ *       READY for SERVICE; prints "request OP" for each request handed over, or "no request";
+ *       with STATUS, answers each with that status, a JSON body and hop-by-hop headers
  *   bb-rogue [mesh options] publish EVENTS_IN TOPIC PROJECT_ID COUNT
  *       publishes TOPIC {project_id, key_id} COUNT times over about a second; prints "published"
  *   bb-rogue [mesh options] subscribe EVENTS_OUT PREFIX WAIT_MS
@@ -68,7 +69,22 @@ static int s_submit(bb_mesh_t *mesh, char **a)
     return 0;
 }
 
-static int s_register(bb_mesh_t *mesh, char **a)
+/* A reply a misbehaving worker might send: any status, and headers that belong to one hop. */
+static void s_reply(zsock_t *s, pr_mdp_msg_t *m, int status)
+{
+    pr_reply_t rep = { .status = status, .content_type = "application/json",
+                       .headers = { { "Connection", "close" },
+                                    { "Transfer-Encoding", "chunked" },
+                                    { "X-Rogue", "yes" } },
+                       .nheaders = 3, .body = (const unsigned char *) "{}", .body_len = 2 };
+    size_t len = 0;
+    unsigned char *bytes = pr_reply_encode(&rep, &len);
+    zmsg_t *r = pr_mdp_worker_reply(m->client, m->tag, bytes, len);
+    pr_mdp_send(s, &r);
+    free(bytes);
+}
+
+static int s_register(bb_mesh_t *mesh, char **a, int n)
 {
     zsock_t *s = s_socket(mesh, ZMQ_DEALER, a[0]);
     if (!s)
@@ -92,6 +108,8 @@ static int s_register(bb_mesh_t *mesh, char **a)
             if (pr_request_decode(zframe_data(m.body), zframe_size(m.body), &req, err, 64) == 0)
                 printf("request %s\n", req.op);
             pr_request_clear(&req);
+            if (n > 3)
+                s_reply(s, &m, atoi(a[3]));
             got++;
         }
         pr_mdp_msg_clear(&m);
@@ -165,8 +183,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(cmd, "submit") == 0 && n == 5)
         return s_submit(&mesh, a);
-    if (strcmp(cmd, "register") == 0 && n == 3)
-        return s_register(&mesh, a);
+    if (strcmp(cmd, "register") == 0 && (n == 3 || n == 4))
+        return s_register(&mesh, a, n);
     if (strcmp(cmd, "publish") == 0 && n == 4)
         return s_publish(&mesh, a);
     if (strcmp(cmd, "subscribe") == 0 && n == 3)

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest tar this writer builds (before compression): far below the 8 GiB of the octal
+ * size field and zlib's 32-bit counters. */
+#define CC_BCA_MAX_TAR ((size_t) 1 << 30)
+
 typedef struct {
     const char *file;              /* unique basename inside the artifact, <= 94 bytes */
     const unsigned char *data;     /* the exact uploaded bytes (UTF-8) */
@@ -68,9 +72,16 @@ typedef struct {
     size_t manifest_len;
 } cc_bca_t;
 
-/* Builds the artifact into out (cleared first). 0, or -1 with a reason in err (an input that
- * breaks a rule of the format: a duplicate spec file, a name too long, invalid UTF-8). */
+/* Builds the artifact into out (cleared first, not freed). 0, or -1 with a reason in err (an
+ * input that breaks a rule of the format: a duplicate spec file or plugin, a name too long or
+ * malformed, invalid UTF-8, an enabled WAF policy, a routes.json that is not serde_json pretty
+ * text, nests deeper than serde reads (127), has an index that is not its position, a
+ * routes_count that differs, or names a dispatcher or middleware that is not bundled). */
 int cc_bca_build(const cc_bca_input_t *in, cc_bca_t *out, char *err, size_t errlen);
+/* The exact artifact_hash input text of §5 (format 6 with its waf: line, 4 without) after the
+ * same checks as cc_bca_build. Caller owns the malloc'd NUL-terminated text (length in *len,
+ * may be NULL); NULL with a reason in err. */
+char *cc_bca_hash_text(const cc_bca_input_t *in, size_t *len, char *err, size_t errlen);
 /* Frees what cc_bca_build filled; safe on a zeroed or already freed value. */
 void cc_bca_free(cc_bca_t *out);
 

@@ -506,10 +506,14 @@ def test_delete_then_register_again(stack):
 
 
 def test_delete_referenced_by_artifact_is_409(stack, pg):
-    # compiler-svc does not exist yet; it will record every artifact's plugins in the
-    # artifact_plugins link table. Write that row as it will, and the registry must refuse.
+    # compiler-svc records every artifact's plugins in the artifact_plugins link table
+    # (test_compile covers it end to end). Write the rows as it does: the registry must refuse.
     created = register(stack, version="2.0.0")
     artifact = str(uuid.uuid4())
+    pg.psql("INSERT INTO artifacts (id, project_id, manifest, sha256, size_bytes, artifact_hash,"
+            " artifact_format, compiler_version, compiled_at, content) VALUES"
+            f" ('{artifact}', gen_random_uuid(), '{{}}', 'x', 0, 'sha256:x', 6, 't', now(), '')",
+            dbname=stack.dbname)
     pg.psql("INSERT INTO artifact_plugins (artifact_id, plugin_name, plugin_version) "
             f"VALUES ('{artifact}', '{created['name']}', '2.0.0')", dbname=stack.dbname)
     path = f"/plugins/{created['name']}/2.0.0"

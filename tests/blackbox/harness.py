@@ -26,6 +26,9 @@ BIN_DIR = REPO_ROOT / (os.environ.get("BARBACANE_BIN_DIR") or os.environ.get("BB
 GATEWAY_BIN = BIN_DIR / "barbacane-gateway"
 REGISTRY_BIN = BIN_DIR / "barbacane-registry"
 KEYGEN_BIN = BIN_DIR / "barbacane-keygen"
+COMPILER_BIN = BIN_DIR / "barbacane-compiler"
+HUB_BIN = BIN_DIR / "barbacane-hub"
+AGENT_BIN = BIN_DIR / "barbacane-agent"
 SQL_DIR = REPO_ROOT / "common" / "sql"
 # Sanitizer builds run several times slower: time bounds that guard against denial of service
 # (a hostile document must be refused quickly) scale by this factor (make test-asan sets it).
@@ -307,10 +310,12 @@ class Proc:
 
 
 class Stack:
-    """A gateway (with its embedded broker/event proxy) plus N registry-svc workers."""
+    """A gateway (with its embedded broker/event proxy) plus N registry-svc workers, and when
+    asked, compiler-svc workers and data-plane hubs (the gateway splices to the hubs)."""
 
     def __init__(self, pg, registries=2, name="stack", gateway_args=(), registry_args=(),
-                 config_via_env=False, tls_ca=None):
+                 config_via_env=False, tls_ca=None, compilers=0, compiler_args=(), hubs=0,
+                 hub_args=()):
         self.pg = pg
         self.config_via_env = config_via_env  # pass settings as BARBACANE_* variables, not flags
         self.name = name
@@ -336,6 +341,12 @@ class Stack:
         # passed on every call: requests lets REQUESTS_CA_BUNDLE override a session's verify
         self.verify = str(tls_ca) if tls_ca else True
         self.n_registries = registries
+        self.n_compilers = compilers
+        self.compiler_args = list(compiler_args)
+        self.compilers = []
+        self.hub_args = list(hub_args)
+        self.hub_ports = free_ports(hubs) if hubs else []
+        self.hubs = []
 
     # --- lifecycle
     def start(self, timeout=20):
@@ -344,8 +355,14 @@ class Stack:
             self.start_gateway()
             for _ in range(self.n_registries):
                 self.start_registry()
+            for _ in range(self.n_compilers):
+                self.start_compiler()
+            for port in self.hub_ports:
+                self.start_hub(port)
             if self.n_registries:   # without a registry /health is 503 by design
                 self.wait_healthy(timeout)
+            for hub in self.hubs:
+                self.wait_hub(hub, timeout)
         except BaseException:
             self.close()
             raise
@@ -375,6 +392,8 @@ class Stack:
                 # the suite opens many connections and sends many wrong tokens from one
                 # address; the tests of those limits set them again (a later flag wins)
                 "--http-conn-rate", "0", "--auth-failures-per-min", "0",
+                *(["--hubs", ",".join(f"127.0.0.1:{p}" for p in self.hub_ports)]
+                  if self.hub_ports else []),
                 "--instance", f"{self.name}-gw"] + self.gateway_args
 
     @staticmethod
@@ -431,6 +450,48 @@ class Stack:
 
     def live_registries(self):
         return [p for p in self.registries if p.alive()]
+
+    def service_args(self, instance):
+        """What every service process gets: database, broker, events, mesh keys, secret."""
+        return ["--database-url", self.database_url, "--broker", self.broker_endpoint(),
+                "--events", self.events_in_endpoint(), "--events-out", self.events_out_endpoint(),
+                "--mesh-keys", str(self.keys_dir), "--service-secret-file", str(self.secret_file),
+                "--instance", instance]
+
+    def start_compiler(self, extra=()):
+        idx = len([p for p in self.procs if p.kind == "compiler"]) + 1
+        inst = f"{self.name}-cc{idx}"
+        argv = [str(COMPILER_BIN)] + self.service_args(inst) + self.compiler_args + list(extra)
+        proc = Proc(inst, "compiler", argv, clean_env(), self._logpath(inst))
+        self.procs.append(proc)
+        self.compilers.append(proc)
+        return proc
+
+    def start_hub(self, port=None, extra=()):
+        """A hub on port (a fresh one when None); proc.ws_port is where it listens."""
+        port = port or free_ports(1)[0]
+        idx = len([p for p in self.procs if p.kind == "hub"]) + 1
+        inst = f"{self.name}-hub{idx}"
+        argv = [str(HUB_BIN)] + self.service_args(inst) + ["--ws-port", str(port)] \
+            + self.hub_args + list(extra)
+        proc = Proc(inst, "hub", argv, clean_env(), self._logpath(inst))
+        proc.ws_port = port
+        self.procs.append(proc)
+        self.hubs.append(proc)
+        return proc
+
+    def wait_hub(self, hub, timeout=15):
+        def ready():
+            if not hub.alive():
+                raise AssertionError(f"{hub.name} exited with {hub.popen.returncode}:\n"
+                                     f"{tail(hub.logpath)}")
+            return port_accepts(hub.ws_port)
+        wait_until(ready, timeout, what=f"{hub.name} WebSocket port")
+
+    def ws_url(self, hub=None):
+        """The data planes' URL: through the gateway's splice, or a hub's own port."""
+        port = hub.ws_port if hub else self.http_port
+        return f"ws://127.0.0.1:{port}/ws/data-plane"
 
     def kill(self, proc, sig=signal.SIGKILL, timeout=10):
         """Send sig to one process (by PID) and wait for it to exit."""

@@ -472,8 +472,10 @@ class Stack:
         port = port or free_ports(1)[0]
         idx = len([p for p in self.procs if p.kind == "hub"]) + 1
         inst = f"{self.name}-hub{idx}"
-        argv = [str(HUB_BIN)] + self.service_args(inst) + ["--ws-port", str(port)] \
-            + self.hub_args + list(extra)
+        argv = [str(HUB_BIN), "--database-url", self.database_url,
+                "--events-out", self.events_out_endpoint(), "--mesh-keys", str(self.keys_dir),
+                "--service-secret-file", str(self.secret_file), "--instance", inst,
+                "--ws-port", str(port)] + self.hub_args + list(extra)
         proc = Proc(inst, "hub", argv, clean_env(), self._logpath(inst))
         proc.ws_port = port
         self.procs.append(proc)

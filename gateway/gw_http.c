@@ -140,6 +140,13 @@ static int s_authenticate(gw_request_t *r)
         r->principal = "apikey";  /* the owning service verifies the key */
         return 0;
     }
+    /* A data plane downloads with no credential but the signed token of its download_url;
+     * the owning service checks it names this artifact and has not expired. */
+    if (auth == PR_AUTH_ADMIN_OR_KEY && !s_header(r, "Authorization")
+        && MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "token")) {
+        r->principal = "token";
+        return 0;
+    }
     /* An address that keeps failing is told to wait, and its tokens are not even checked
      * meanwhile: a guesser learns nothing at more than the allowed rate. */
     int64_t now = cm_mono_ms();

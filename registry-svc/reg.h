@@ -32,8 +32,6 @@ void reg_spec_delete(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_spec_history(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_spec_content(void *ctx, const pr_request_t *req, pr_out_t *out);
 bool reg_semver_key(const char *version, char key[600]);
-/* Data-plane views and deploy belong to the hub issue; until then they answer 503. */
-void reg_unavailable(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_plugin_register(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_plugin_list(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_plugin_versions(void *ctx, const pr_request_t *req, pr_out_t *out);
@@ -45,5 +43,9 @@ void reg_apikey_list(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_apikey_revoke(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_apikey_rotate(void *ctx, const pr_request_t *req, pr_out_t *out);
 void reg_init_generate(void *ctx, const pr_request_t *req, pr_out_t *out);
+void reg_dataplane_list(void *ctx, const pr_request_t *req, pr_out_t *out);
+void reg_dataplane_get(void *ctx, const pr_request_t *req, pr_out_t *out);
+void reg_dataplane_disconnect(void *ctx, const pr_request_t *req, pr_out_t *out);
+void reg_deploy(void *ctx, const pr_request_t *req, pr_out_t *out);
 
 #endif

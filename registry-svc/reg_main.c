@@ -44,17 +44,11 @@ static const pr_handler_t s_handlers[] = {
     { "apikey.revoke", reg_apikey_revoke },
     { "apikey.rotate", reg_apikey_rotate },
     { "init.generate", reg_init_generate },
-    { "dataplane.list", reg_unavailable },
-    { "dataplane.get", reg_unavailable },
-    { "dataplane.disconnect", reg_unavailable },
-    { "deploy", reg_unavailable },
+    { "dataplane.list", reg_dataplane_list },
+    { "dataplane.get", reg_dataplane_get },
+    { "dataplane.disconnect", reg_dataplane_disconnect },
+    { "deploy", reg_deploy },
 };
-
-void reg_unavailable(void *ctx, const pr_request_t *req, pr_out_t *out)
-{
-    (void) ctx;
-    pr_out_problem(out, req, 503, "data planes are not served by this version yet");
-}
 
 void reg_health(void *arg, const pr_request_t *req, pr_out_t *out)
 {

@@ -2,6 +2,7 @@
  * semantic-version order, get, delete (409 while an artifact references it), download. */
 #include "reg.h"
 #include "cm_util.h"
+#include "cm_wasm.h"
 #include <ctype.h>
 #include <string.h>
 
@@ -117,7 +118,70 @@ typedef struct {
     char *description;        /* owned, or NULL */
     char *capabilities;       /* canonical JSON text, owned */
     char *config_schema;      /* canonical JSON text, owned */
+    cm_plugin_manifest_t manifest;  /* from the module's barbacane_manifest section */
+    bool has_manifest;
+    char *host_functions;     /* PostgreSQL array literal of manifest.host_functions, owned */
 } s_form_t;
+
+/* The text array literal of the manifest's host functions (names are plain identifiers:
+ * anything else is refused). NULL when a name is not one. */
+static char *s_functions_literal(const cm_plugin_manifest_t *m)
+{
+    size_t cap = 3, at = 0;
+    for (size_t i = 0; i < m->n_host_functions; i++)
+        cap += strlen(m->host_functions[i]) + 1;
+    char *lit = malloc(cap);
+    if (!lit)
+        return NULL;
+    lit[at++] = '{';
+    for (size_t i = 0; i < m->n_host_functions; i++) {
+        for (const char *p = m->host_functions[i]; *p; p++)
+            if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-') {
+                free(lit);
+                return NULL;
+            }
+        at += (size_t) sprintf(lit + at, "%s%s", i ? "," : "", m->host_functions[i]);
+    }
+    lit[at++] = '}';
+    lit[at] = '\0';
+    return lit;
+}
+
+/* The plugin SDK embeds plugin.toml in the module: when it is there, its capabilities are
+ * the plugin's, and what it says of name, version and type must agree with the form. */
+static bool s_embedded_manifest(const pr_request_t *req, pr_out_t *out, const pr_part_t *file,
+                                s_form_t *f)
+{
+    const unsigned char *text = NULL;
+    size_t len = 0;
+    char err[192], msg[320];
+    int found = cm_wasm_custom_section(file->data, file->len, CM_WASM_MANIFEST_SECTION, &text,
+                                       &len);
+    if (found < 0)
+        return pr_out_invalid(out, req, "invalid", "/file", "file is not a well-formed "
+                              "WebAssembly module (its section layout is broken)"), false;
+    if (found == 0)
+        return true;
+    if (cm_plugin_manifest_parse((const char *) text, len, &f->manifest, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "the module's embedded manifest (barbacane_manifest) is "
+                 "malformed: %s", err);
+        return pr_out_invalid(out, req, "invalid", "/file", msg), false;
+    }
+    f->has_manifest = true;
+    const cm_plugin_manifest_t *m = &f->manifest;
+    const char *field = m->name && strcmp(m->name, f->name) ? "name"
+                        : m->version && strcmp(m->version, f->version) ? "version"
+                        : m->type && strcmp(m->type, f->type) ? "type" : NULL;
+    if (field) {
+        snprintf(msg, sizeof msg, "the module's embedded manifest gives another %s than the "
+                 "form", field);
+        return pr_out_invalid(out, req, "invalid", "/file", msg), false;
+    }
+    if (!(f->host_functions = s_functions_literal(m)))
+        return pr_out_invalid(out, req, "invalid", "/file", "the embedded manifest names an "
+                              "invalid host function"), false;
+    return true;
+}
 
 /* Copies a text field into a NUL-terminated buffer; false when absent, too long or not text. */
 static bool s_text(const pr_part_t *p, char *out, size_t cap)
@@ -191,6 +255,8 @@ static bool s_parse_form(const pr_request_t *req, pr_out_t *out, s_form_t *f)
         return pr_out_invalid(out, req, "invalid", "/type", "type must be middleware or dispatcher"), false;
     if (!s_wasm(file))
         return pr_out_invalid(out, req, "invalid", "/file", "file must be a WebAssembly module (\\0asm, version 1)"), false;
+    if (!s_embedded_manifest(req, out, file, f))
+        return false;
     if (desc) {
         f->description = malloc(desc->len + 1);
         if (!f->description || !s_text(desc, f->description, desc->len + 1)
@@ -211,14 +277,17 @@ void reg_plugin_register(void *arg, const pr_request_t *req, pr_out_t *out)
         cm_sha256_hex(file->data, file->len, sha);
         snprintf(size, sizeof size, "%zu", file->len);
         const char *vals[] = { f.name, f.version, f.sort, f.type, f.description, f.capabilities,
-                               f.config_schema, sha, size, (const char *) file->data };
-        int lens[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, (int) file->len };
-        int fmts[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+                               f.config_schema, sha, size, (const char *) file->data,
+                               f.has_manifest ? "t" : "f", f.manifest.body_access ? "t" : "f",
+                               f.host_functions ? f.host_functions : "{}" };
+        int lens[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, (int) file->len, 0, 0, 0 };
+        int fmts[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 };
         PGresult *res = cm_db_exec(ctx->db,
             "INSERT INTO plugins (name, version, sort_key, plugin_type, description,"
-            " capabilities, config_schema, sha256, size_bytes, wasm)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " RETURNING bb_plugin_json(plugins)::text", 10, vals, lens, fmts);
+            " capabilities, config_schema, sha256, size_bytes, wasm, caps_from_manifest,"
+            " body_access, host_functions)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text[])"
+            " RETURNING bb_plugin_json(plugins)::text", 13, vals, lens, fmts);
         if (strcmp(cm_db_sqlstate(res), "23505") == 0)
             pr_out_problem(out, req, 409, "this plugin version is already registered");
         else
@@ -229,6 +298,8 @@ void reg_plugin_register(void *arg, const pr_request_t *req, pr_out_t *out)
     free(f.description);
     free(f.capabilities);
     free(f.config_schema);
+    free(f.host_functions);
+    cm_plugin_manifest_free(&f.manifest);
 }
 
 /* ---- reads and delete ---------------------------------------------------------------- */

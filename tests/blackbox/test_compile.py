@@ -341,3 +341,25 @@ def test_reads_are_served_while_compiles_run(make_stack):
     assert_json(s.get("/artifacts"), 200)
     assert time.monotonic() - t0 < 2, "REST reads waited for the compile"
     assert assert_json(s.get(f"/compilations/{job['id']}"), 200)["status"] == "compiling"
+
+
+def test_capabilities_come_from_the_plugins_embedded_manifest(cstack):
+    name = f"caps-{uuid.uuid4().hex[:8]}"
+    toml_text = (f'[plugin]\nname = "{name}"\nversion = "0.3.0"\ntype = "dispatcher"\n\n'
+                 '[capabilities]\nhost_functions = ["log", "http_call"]\nbody_access = true\n').encode()
+    section = b"\x12barbacane_manifest" + toml_text
+    size = len(section)
+    assert size < 16384
+    module = WASM + b"\x00" + bytes([0x80 | (size & 0x7f), size >> 7]) + section
+    register_plugin(cstack, name, "0.3.0", "dispatcher", wasm=module)
+    spec = upload(cstack, spec_text(dispatch=name))
+    done = wait_done(cstack, compile_spec(cstack, spec["id"])["id"])
+    assert done["status"] == "succeeded", done["errors"]
+    manifest = assert_json(cstack.get(f"/artifacts/{done['artifact_id']}"), 200)["manifest"]
+    assert manifest["capabilities_enforced"] is True
+    plugin = manifest["plugins"][0]
+    assert plugin["capabilities"] == {"body_access": True, "host_functions": ["log", "http_call"]}
+    # with a plugin registered without an embedded manifest, nothing is enforced
+    plain = wait_done(cstack, compile_spec(cstack, upload(cstack, spec_text())["id"])["id"])
+    m2 = assert_json(cstack.get(f"/artifacts/{plain['artifact_id']}"), 200)["manifest"]
+    assert m2["capabilities_enforced"] is False

@@ -22,9 +22,28 @@ def unique(prefix="p"):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def leb128(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def custom_section(name, content_len):
+    """The header of a WebAssembly custom section whose content (after the name) is
+    content_len bytes long."""
+    body = leb128(len(name)) + name
+    return b"\x00" + leb128(len(body) + content_len) + body
+
+
 def wasm(payload=b""):
-    """A minimal byte string the registry must accept as WebAssembly (magic + version 1)."""
-    return WASM_MAGIC + (payload or uuid.uuid4().bytes)
+    """A minimal module the registry must accept as WebAssembly: magic, version 1 and one
+    custom section carrying payload (so every upload differs)."""
+    payload = payload or uuid.uuid4().bytes
+    return WASM_MAGIC + custom_section(b"t", len(payload)) + payload
 
 
 def ts(value):
@@ -538,20 +557,21 @@ class MultipartStream:
                      f"{v}\r\n").encode()
         head += (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
                  f"filename=\"big.wasm\"\r\nContent-Type: application/wasm\r\n\r\n").encode()
-        head += WASM_MAGIC
+        module_head = WASM_MAGIC + custom_section(b"big", zeros)
+        head += module_head
         tail = f"\r\n--{self.boundary}--\r\n".encode()
         self.pieces = [head, zeros, tail]
         self.total = len(head) + zeros + len(tail)
         self.i = self.off = 0
         self.zero_block = bytes(MiB)
-        sha = hashlib.sha256(WASM_MAGIC)
+        sha = hashlib.sha256(module_head)
         left = zeros
         while left:
             n = min(left, MiB)
             sha.update(self.zero_block[:n])
             left -= n
         self.file_sha256 = sha.hexdigest()
-        self.file_size = len(WASM_MAGIC) + zeros
+        self.file_size = len(module_head) + zeros
 
     @property
     def content_type(self):
@@ -608,7 +628,9 @@ def test_plugin_body_of_exactly_64_mib_is_accepted(stack):
     # "larger -> 413": a request body of exactly the limit is not larger
     name = unique("edge")
     fields = {"name": name, "version": "1.0.0", "type": "dispatcher"}
-    overhead = MultipartStream(fields, 0).total  # boundaries all have the same length
+    # boundaries all have the same length; the section header's size field is 4 bytes for
+    # any size near 64 MiB
+    overhead = MultipartStream(fields, 60 * MiB).total - 60 * MiB
     body = MultipartStream(fields, 64 * MiB - overhead)
     assert body.total == 64 * MiB, body.total
     resp = stack.post("/plugins", data=body, headers={"Content-Type": body.content_type},
@@ -637,3 +659,41 @@ def test_plugin_over_64_mib_chunked_is_413(stack):
     assert "Content-Length" not in resp.request.headers
     assert_problem(resp, 413, "payload-too-large")
     assert_problem(stack.get(f"/plugins/{name}/1.0.0"), 404, "not-found")
+
+
+# ---------------------------------------------------------------- the embedded manifest
+
+def manifest_module(toml_text, extra=b""):
+    """A module whose barbacane_manifest custom section holds toml_text (as the SDK embeds
+    plugin.toml), after another custom section."""
+    body = toml_text.encode()
+    return wasm(extra or b"code") + custom_section(b"barbacane_manifest", len(body)) + body
+
+
+def test_embedded_manifest_capabilities_are_stored(stack):
+    name = unique("manifested")
+    toml_text = (f'[plugin]\nname = "{name}"\nversion = "1.2.0"\ntype = "middleware"\n'
+                 'wasm = "x.wasm"\n\n[capabilities]\nhost_functions = ["log", "context_get"]\n'
+                 'body_access = true\n')
+    created = register(stack, name=name, version="1.2.0", file=manifest_module(toml_text))
+    assert created["embedded_manifest"] == {"body_access": True,
+                                            "host_functions": ["log", "context_get"]}
+    plain = register(stack, version="1.0.0")
+    assert plain["embedded_manifest"] is None
+
+
+def test_embedded_manifest_must_agree_with_the_form(stack):
+    name = unique("liar")
+    toml_text = f'[plugin]\nname = "{name}"\nversion = "9.9.9"\ntype = "middleware"\n'
+    resp = post_plugin(stack, name=name, version="1.0.0", file=manifest_module(toml_text))
+    body = assert_field_error(resp, "file")
+    assert "version" in body["detail"]
+
+
+@pytest.mark.parametrize("module", [
+    WASM_MAGIC + b"\x00\x10short",                      # a section running past the end
+    WASM_MAGIC + b"\x00\xff\xff\xff\xff\xff\x01x",      # a size LEB128 over 32 bits
+    WASM_MAGIC + custom_section(b"barbacane_manifest", 9) + b"[plugin\n=",  # not TOML
+], ids=["truncated", "leb-overflow", "bad-toml"])
+def test_malformed_modules_are_400(stack, module):
+    assert_field_error(post_plugin(stack, file=module), "file")

@@ -29,6 +29,7 @@ struct gw_http {
     gw_http_args_t args;
     const gw_tokens_t *tokens;
     gw_conns_t *conns;
+    gw_splice_t *splice;
     gw_rate_t *conn_rate, *auth_rate;
     char *tls_cert, *tls_key;
     gw_http_metrics_fn *metrics_fn;
@@ -462,6 +463,113 @@ static int s_submit(gw_request_t *r)
     return 0;
 }
 
+/* ---- WebSocket upgrades: spliced to a hub --------------------------------------------- */
+
+static bool s_header_has(gw_request_t *r, const char *name, const char *token)
+{
+    const char *v = s_header(r, name);
+    return v && strcasestr(v, token);
+}
+
+/* The request line and headers the hub gets: the client's WebSocket headers and key, and
+ * where the request came from. False when it does not fit. */
+static bool s_upgrade_head(gw_request_t *r, char *out, size_t cap, size_t *len)
+{
+    static const char *const fwd[] = { "Host", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+                                       "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions",
+                                       "Authorization", "Origin", "User-Agent" };
+    size_t at = (size_t) snprintf(out, cap, "GET /ws/data-plane HTTP/1.1\r\n"
+                                  "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0] && at < cap; i++) {
+        const char *v = s_header(r, fwd[i]);
+        if (v)
+            at += (size_t) snprintf(out + at, cap - at, "%s: %s\r\n", fwd[i], v);
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    const struct sockaddr *sa = s_peer(r);
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, ip, sizeof ip);
+    if (at < cap)
+        at += (size_t) snprintf(out + at, cap - at, "X-Forwarded-For: %s\r\nX-Request-Id: %s"
+                                "\r\n\r\n", ip, r->rid);
+    *len = at;
+    return at < cap;
+}
+
+static void s_upgrade_done(void *arg, const gw_splice_answer_t *a)
+{
+    gw_request_t *r = arg;
+    r->status = a->status;
+    if (a->status == 101) {
+        size_t n = strlen(a->accept) + (a->protocol ? strlen(a->protocol) : 0)
+                   + (a->extensions ? strlen(a->extensions) : 0) + 3;
+        r->ws_headers = malloc(n);
+        if (r->ws_headers)
+            snprintf(r->ws_headers, n, "%s%c%s%c%s", a->accept, 0, a->protocol ? a->protocol : "",
+                     0, a->extensions ? a->extensions : "");
+    } else {
+        r->splice = NULL;
+        r->detail = a->detail;   /* a static string of the splice */
+    }
+    MHD_resume_connection(r->conn);
+}
+
+static int s_upgrade(gw_request_t *r)
+{
+    char head[8192];
+    size_t len = 0;
+    if (!s_header_has(r, "Upgrade", "websocket") || !s_header_has(r, "Connection", "upgrade")
+        || !s_header(r, "Sec-WebSocket-Key")) {
+        r->detail = "a WebSocket upgrade is required on this resource";
+        return 400;
+    }
+    if (!s_upgrade_head(r, head, sizeof head, &len)) {
+        r->detail = "the upgrade request's headers are too long";
+        return 400;
+    }
+    if (!r->http->splice) {
+        r->detail = "no data-plane hub is configured";
+        return 503;
+    }
+    int rc = gw_splice_begin(r->http->splice, head, len, s_upgrade_done, r, &r->splice);
+    if (rc) {
+        r->detail = "no data-plane hub can take the connection";
+        return rc;
+    }
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
+    return 0;
+}
+
+/* The hub said 101: the client gets it with the hub's Sec-WebSocket-* headers, and then the
+ * splice relays the connection. */
+static enum MHD_Result s_upgrade_respond(gw_request_t *r)
+{
+    void *token = r->splice;
+    gw_splice_t *sp = r->http->splice;   /* NULL once the gateway is shutting down */
+    r->splice = NULL;
+    struct MHD_Response *resp = sp && r->ws_headers ? gw_splice_response(sp, token) : NULL;
+    if (!resp) {
+        if (sp)
+            gw_splice_abandon(sp, token);
+        return s_problem(r, 503, "the hub connection was lost");
+    }
+    const char *accept = r->ws_headers, *proto = accept + strlen(accept) + 1;
+    const char *ext = proto + strlen(proto) + 1;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+    if (*proto)
+        MHD_add_response_header(resp, "Sec-WebSocket-Protocol", proto);
+    if (*ext)
+        MHD_add_response_header(resp, "Sec-WebSocket-Extensions", ext);
+    MHD_add_response_header(resp, "X-Request-Id", r->rid);
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    s_count(r->http, 101);
+    r->replied = true;
+    return rc;
+}
+
 static enum MHD_Result s_metrics(gw_request_t *r);
 
 static enum MHD_Result s_finish(gw_request_t *r)
@@ -475,10 +583,8 @@ static enum MHD_Result s_finish(gw_request_t *r)
     }
     if (!status && strcmp(r->match.route->service, "gateway") == 0)
         return s_metrics(r);
-    if (!status && strcmp(r->match.route->service, "hub") == 0) {
-        status = 503;
-        r->detail = "no data-plane hub is configured";
-    }
+    if (!status && strcmp(r->match.route->service, "hub") == 0)
+        return (status = s_upgrade(r)) ? s_problem(r, status, r->detail) : MHD_YES;
     if (!status)
         status = s_submit(r);
     return status ? s_problem(r, status, r->detail) : MHD_YES;
@@ -546,6 +652,8 @@ static void s_done(void *arg, int nak, const void *reply, size_t len)
 static enum MHD_Result s_respond(gw_request_t *r)
 {
     r->suspended = false;
+    if (r->status == 101)
+        return s_upgrade_respond(r);
     if (r->detail && !r->reply.len)
         return s_problem(r, r->status, r->detail);
     void *body = r->reply.data;
@@ -645,6 +753,9 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        r->method, r->url, (int) toe);
     }
     gw_conn_request_done(r->track);
+    if (r->splice && h->splice)
+        gw_splice_abandon(h->splice, r->splice);
+    free(r->ws_headers);
     gw_body_free(r);
     free(r->reply.data);
     free(r->content_type);
@@ -754,6 +865,11 @@ gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front, const gw_t
 void gw_http_set_tokens(gw_http_t *self, const gw_tokens_t *tokens)
 {
     self->tokens = tokens;
+}
+
+void gw_http_set_splice(gw_http_t *self, gw_splice_t *splice)
+{
+    self->splice = splice;
 }
 
 void gw_http_set_metrics(gw_http_t *self, gw_http_metrics_fn *fn, void *arg)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "gw_front.h"
+#include "gw_splice.h"
 #include "gw_tokens.h"
 
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct gw_http gw_http_t;
 gw_http_t *gw_http_new(const gw_http_args_t *args, gw_front_t *front, const gw_tokens_t *tokens);
 /* Replaces the admin tokens (SIGHUP); borrowed until the next call or destroy. */
 void gw_http_set_tokens(gw_http_t *self, const gw_tokens_t *tokens);
+/* Where `GET /ws/data-plane` upgrades go (borrowed; without one they answer 503). */
+void gw_http_set_splice(gw_http_t *self, gw_splice_t *splice);
 /* Extra gauges for /metrics (borrowed callback, may be NULL). */
 typedef void (gw_http_metrics_fn)(void *arg, char *out, size_t cap);
 void gw_http_set_metrics(gw_http_t *self, gw_http_metrics_fn *fn, void *arg);

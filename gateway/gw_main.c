@@ -20,10 +20,11 @@
 typedef struct {
     const char *http_bind, *broker_bind, *broker, *events_in_bind, *events_out_bind;
     const char *admin_token, *admin_token_file, *instance, *log_level;
-    const char *mesh_keys, *mesh_key_name, *tls_cert, *tls_key;
+    const char *mesh_keys, *mesh_key_name, *tls_cert, *tls_key, *hubs;
     long http_port, http_idle_timeout_s, http_header_timeout_s, http_body_timeout_s;
     long http_max_connections, http_max_per_ip, http_conn_rate, auth_failures_per_min;
     long request_timeout_ms, heartbeat_ms, liveness;
+    long ws_buffer, ws_handshake_ms, max_splices;
     long max_json_body, max_spec_body, max_plugin_body;
     bool insecure_dev, insecure_mesh;
 } gw_config_t;
@@ -54,6 +55,13 @@ static const cm_opt_t s_opts[] = {
       "event proxy XSUB endpoint (publishers connect) (\"\" = no proxy)"),
     O("events-out-bind", CM_OPT_STR, "tcp://127.0.0.1:5557", events_out_bind,
       "event proxy XPUB endpoint (subscribers connect)"),
+    O("hubs", CM_OPT_STR, "", hubs,
+      "data-plane hubs (host:port,...) that GET /ws/data-plane upgrades are spliced to"),
+    O("ws-buffer", CM_OPT_INT, "65536", ws_buffer,
+      "bytes a splice holds per direction before it stops reading the sender"),
+    O("ws-handshake-ms", CM_OPT_INT, "5000", ws_handshake_ms,
+      "a hub must answer an upgrade within this (then 504)"),
+    O("max-splices", CM_OPT_INT, "20000", max_splices, "spliced WebSocket connections at most"),
     O("mesh-keys", CM_OPT_STR, "", mesh_keys,
       "directory of the mesh's CURVE keys (zcert files; see barbacane-keygen)"),
     O("mesh-key-name", CM_OPT_STR, "front", mesh_key_name,
@@ -84,6 +92,7 @@ typedef struct {
     gw_front_t *front;
     gw_events_t *events;
     gw_http_t *http;
+    gw_splice_t *splice;
     gw_tokens_t *tokens;
     int sigfd;
     bool stop;
@@ -233,9 +242,12 @@ static void s_metrics(void *arg, char *out, size_t cap)
              "barbacane_mesh_refused_total{what=\"broker-message\"} %lu\n"
              "barbacane_mesh_refused_total{what=\"event\"} %lu\n"
              "# TYPE barbacane_mesh_allowed_keys gauge\n"
-             "barbacane_mesh_allowed_keys %zu\n",
+             "barbacane_mesh_allowed_keys %zu\n"
+             "# TYPE barbacane_ws_splices gauge\n"
+             "barbacane_ws_splices %zu\n",
              g->zap ? gw_zap_refused(g->zap) : 0, b ? gw_broker_refused(b) : 0,
-             g->events ? gw_events_refused(g->events) : 0, g->zap ? gw_zap_keys(g->zap) : 0);
+             g->events ? gw_events_refused(g->events) : 0, g->zap ? gw_zap_keys(g->zap) : 0,
+             gw_splice_count(g->splice));
 }
 
 /* ---- the loop ------------------------------------------------------------------------ */
@@ -271,6 +283,7 @@ static void s_loop(gw_main_t *g)
         int64_t now = cm_mono_ms();
         if (now >= next_tick) {
             gw_http_tick(g->http);
+            gw_splice_tick(g->splice);
             next_tick = now + 250;
         }
     }
@@ -311,6 +324,12 @@ static int s_start(gw_main_t *g, sigset_t *set)
         || !(g->front = gw_front_new(&fa)) || !(g->http = gw_http_new(&h, g->front, g->tokens)))
         return 1;
     gw_http_set_metrics(g->http, s_metrics, g);
+    gw_splice_args_t sa = { .hubs = c->hubs, .buffer_max = (size_t) c->ws_buffer,
+                            .handshake_ms = (int) c->ws_handshake_ms,
+                            .max_splices = (int) c->max_splices };
+    if (!(g->splice = gw_splice_new(g->loop, &sa)))
+        return 2;
+    gw_http_set_splice(g->http, g->splice);
     return s_wire(g) == 0 ? 0 : 1;
 }
 
@@ -343,6 +362,9 @@ int main(int argc, char **argv)
         s_loop(&g);
     }
     gw_http_quiesce(g.http);
+    if (g.http)
+        gw_http_set_splice(g.http, NULL);
+    gw_splice_destroy(&g.splice); /* answers pending upgrades, closes spliced connections */
     gw_front_destroy(&g.front);   /* answers what is pending, resuming those connections */
     if (g.http)
         gw_http_run(g.http);      /* writes those answers before the daemon stops */

@@ -44,6 +44,8 @@ typedef struct gw_request {
     char *header_store;           /* owns the strings of headers */
     const char *detail;           /* for locally generated problems */
     int retry_after;              /* seconds, for a locally generated 429/503 */
+    void *splice;                 /* the hub handshake of a WebSocket upgrade, until 101 */
+    char *ws_headers;             /* owns the Sec-WebSocket-* values copied from the hub */
 } gw_request_t;
 
 /* Appends bytes; false when out of memory. */

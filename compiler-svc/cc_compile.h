@@ -3,6 +3,7 @@
  * are looked up through a callback. Owns: everything a cc_result_t holds. */
 #ifndef CC_COMPILE_H
 #define CC_COMPILE_H
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "cc_bca.h"
@@ -32,7 +33,10 @@ void cc_plugin_clear(cc_plugin_t *p);
 
 /* Looks up plugin name at version (NULL = the highest semantic version registered).
  * Returns 1 with *out filled, 0 when there is no such plugin (version), -1 when the lookup
- * itself failed (infrastructure: the compilation is failed as retryable, not as invalid). */
+ * itself failed (infrastructure: the compilation is failed as retryable, not as invalid).
+ * The compiler asks once per plugin name: an artifact carries one version per name, so when
+ * some reference pins name@version, every reference to name uses that version (two different
+ * pins are E1022), and otherwise the highest. */
 typedef int (cc_plugin_lookup_fn)(void *arg, const char *name, const char *version,
                                   cc_plugin_t *out);
 
@@ -46,6 +50,9 @@ typedef struct {
     const char *compiler_version;
     const volatile int *cancel;    /* may be NULL; polled, non-zero stops with CC_CANCELLED */
     size_t max_findings;           /* findings kept, 0 = 1000 (the rest are counted) */
+    const char *provenance_commit; /* manifest provenance, NULL = null */
+    const char *provenance_source;
+    bool check_only;               /* a dry run: findings and routes.json, no artifact */
 } cc_options_t;
 
 typedef enum { CC_SEV_ERROR, CC_SEV_WARNING } cc_severity_t;
@@ -72,19 +79,30 @@ typedef struct {
 
 typedef struct {
     cc_status_t status;
-    char reason[256];              /* for CC_RETRY and CC_INTERNAL */
-    cc_finding_t *findings;        /* errors and warnings in document order */
-    size_t nfindings, nerrors, nwarnings, ndropped;
-    cc_bca_t artifact;             /* when CC_OK */
+    char reason[256];              /* for CC_RETRY, CC_CANCELLED and CC_INTERNAL */
+    cc_finding_t *findings;        /* errors and warnings in document order (file, line, column) */
+    size_t nfindings;              /* kept: at most opts->max_findings */
+    size_t nerrors, nwarnings;     /* every finding, kept or not */
+    size_t ndropped;               /* found but not kept */
+    cc_bca_t artifact;             /* when CC_OK (and not check_only) */
     cc_plugin_ref_t *plugins;      /* bundled plugin versions (the artifact_plugins links) */
     size_t nplugins;
     size_t routes_count;
+    char *routes_json;             /* the routes.json text, when CC_OK (NUL-terminated) */
+    size_t routes_len;
 } cc_result_t;
 
 /* Compiles n documents (n >= 1). Always fills out (call cc_result_free afterwards) and
- * returns its status. Thread-compatible: concurrent calls share nothing. */
+ * returns its status. Spec file names are made unique and short enough for the artifact
+ * (api.yaml, api-2.yaml, ...); findings use those names. Thread-compatible: concurrent calls
+ * share nothing (the lookup callback is called from the calling thread only). */
 cc_status_t cc_compile(const cc_input_t *inputs, size_t n, const cc_options_t *opts,
                        cc_plugin_lookup_fn *lookup, void *arg, cc_result_t *out);
+/* Frees everything r holds; safe on a zeroed or already freed result. */
 void cc_result_free(cc_result_t *r);
+
+/* The findings of one severity as a new JSON array of {code, message, location, operation}
+ * (location and operation null when there is none). Caller owns it; NULL on OOM. */
+json_t *cc_findings_json(const cc_result_t *r, cc_severity_t severity);
 
 #endif

@@ -17,7 +17,7 @@ libs = $(shell pkg-config --libs $(1))
 
 CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Werror=implicit-function-declaration -g $(OPT) $(SAN) \
-          -fno-omit-frame-pointer -MMD -MP -Icommon -Iproto -Icompiler-svc -Idataplane-hub \
+          -fno-omit-frame-pointer -MMD -MP -Icommon -Iproto -Icompiler-svc -Idataplane-hub -Igateway \
           -I$(BUILD)/gen -DBB_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 LDFLAGS = $(SAN)
 

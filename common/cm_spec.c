@@ -639,7 +639,7 @@ static int s_close(s_builder_t *b)
         return s_issue(b, CM_SPEC_E_SYNTAX, 0, 0, "unbalanced collection end");
     s_frame_t f = b->frames[--b->depth];
     size_t n = b->n_scratch - f.start;
-    const cm_spec_node_t **kids = b->scratch + f.start;
+    const cm_spec_node_t **kids = b->scratch ? b->scratch + f.start : NULL;  /* none yet */
     b->n_scratch = f.start;
     bool map = f.node->kind == CM_NODE_MAP;
     if (map && n % 2)

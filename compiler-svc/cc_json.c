@@ -349,7 +349,8 @@ static json_t *s_sorted_object(const json_t *v, int depth)
     for (void *it = json_object_iter(o); it && i < n; it = json_object_iter_next(o, it), i++)
         m[i] = (s_member_t) { json_object_iter_key(it), json_object_iter_key_len(it),
                               json_object_iter_value(it) };
-    qsort(m, i, sizeof *m, s_member_cmp);
+    if (i > 1)   /* qsort wants a valid base even for nothing to sort */
+        qsort(m, i, sizeof *m, s_member_cmp);
     for (size_t k = 0; k < i; k++) {
         json_t *c = s_sorted(m[k].value, depth + 1);
         if (!c || json_object_setn_new_nocheck(out, m[k].key, m[k].len, c) != 0)

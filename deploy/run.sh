@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # `make run`: a private PostgreSQL under var/ (unless DATABASE_URL is set), the mesh keys and
-# the service secret (made when missing), migrations, the gateway and N registry workers,
-# supervised (restart with backoff) until Ctrl-C or `make stop`.
+# the service secret (made when missing), migrations, the gateway, registry and compiler
+# workers and the data-plane hubs, supervised (restart with backoff) until Ctrl-C or
+# `make stop`.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR=$ROOT/var
 BIN=${BIN:-$ROOT/bin}
 PORT=${PORT:-9090}
 REGISTRY_WORKERS=${REGISTRY_WORKERS:-2}
+COMPILER_WORKERS=${COMPILER_WORKERS:-2}
+HUBS=${HUBS:-1}
+HUB_PORT=${HUB_PORT:-9091}
 BROKER_PORT=${BROKER_PORT:-5555}
 EVENTS_IN_PORT=${EVENTS_IN_PORT:-5556}
 EVENTS_OUT_PORT=${EVENTS_OUT_PORT:-5557}
@@ -52,11 +56,24 @@ export BARBACANE_EVENTS="tcp://127.0.0.1:$EVENTS_IN_PORT"
 "$BIN/barbacane-registry" --migrate-only 2>>"$VAR/log/migrate.log" || { log "migrations failed (see var/log/migrate.log)"; exit 1; }
 
 declare -A CMD PID STARTED BACKOFF
+HUB_LIST=""
+for i in $(seq 1 "$HUBS"); do
+    HUB_LIST="$HUB_LIST${HUB_LIST:+,}127.0.0.1:$((HUB_PORT + i - 1))"
+done
+SVC="$MESH --service-secret-file $SECRET --broker tcp://127.0.0.1:$BROKER_PORT \
+--events tcp://127.0.0.1:$EVENTS_IN_PORT --events-out tcp://127.0.0.1:$EVENTS_OUT_PORT"
 CMD[gateway]="$BIN/barbacane-gateway --http-port $PORT --admin-token-file $VAR/admin-token \
 --broker-bind tcp://127.0.0.1:$BROKER_PORT --events-in-bind tcp://127.0.0.1:$EVENTS_IN_PORT \
---events-out-bind tcp://127.0.0.1:$EVENTS_OUT_PORT $MESH --instance gateway"
+--events-out-bind tcp://127.0.0.1:$EVENTS_OUT_PORT $MESH ${HUB_LIST:+--hubs $HUB_LIST} --instance gateway"
 for i in $(seq 1 "$REGISTRY_WORKERS"); do
-    CMD[registry-$i]="$BIN/barbacane-registry $MESH --service-secret-file $SECRET --instance registry-$i"
+    CMD[registry-$i]="$BIN/barbacane-registry $SVC --instance registry-$i"
+done
+for i in $(seq 1 "$COMPILER_WORKERS"); do
+    CMD[compiler-$i]="$BIN/barbacane-compiler $SVC --instance compiler-$i"
+done
+for i in $(seq 1 "$HUBS"); do
+    CMD[hub-$i]="$BIN/barbacane-hub $MESH --service-secret-file $SECRET \
+--events-out tcp://127.0.0.1:$EVENTS_OUT_PORT --ws-port $((HUB_PORT + i - 1)) --instance hub-$i"
 done
 
 start() {
@@ -93,7 +110,9 @@ cat <<MSG
   Barbacane control plane is running at http://127.0.0.1:$PORT
   Admin token: var/admin-token. Try:
     curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:$PORT/projects
-  Processes: gateway, $REGISTRY_WORKERS x registry (pids in var/run/, logs in var/log/)
+  Data planes connect to ws://127.0.0.1:$PORT/ws/data-plane (hubs: $HUB_LIST)
+  Processes: gateway, $REGISTRY_WORKERS x registry, $COMPILER_WORKERS x compiler, $HUBS x hub
+  (pids in var/run/, logs in var/log/)
   Mesh keys (CURVE, one pair per role): var/keys/; service secret: var/service-secret
   Stop with Ctrl-C, or 'make stop' when started with 'make run &'.
 

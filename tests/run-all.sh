@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the unit suites (cmocka) and the black-box suite (pytest against real processes), then
-# prints one closing line, "N passed, N failed", and exits non-zero when anything failed.
-# Usage: run-all.sh BUILD_DIR BIN_DIR [unit|blackbox|all]
+# Runs the unit suites (cmocka), a short run of every fuzz target (libFuzzer, when built), and
+# the black-box suite (pytest against real processes, plus the artifact verifier's own tests),
+# then prints one closing line, "N passed, N failed", and exits non-zero when anything failed.
+# Usage: run-all.sh BUILD_DIR BIN_DIR [unit|blackbox|all]   (FUZZ_BUILD, FUZZ_SECONDS: fuzzing)
 set -uo pipefail
 BUILD=$1 BIN=$2 WHICH=${3:-all}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,14 @@ if [ "$WHICH" != blackbox ]; then
     done
 fi
 
+if [ "$WHICH" = all ] && [ -n "${FUZZ_BUILD:-}" ] && ls "$ROOT/$FUZZ_BUILD"/fuzz-* >/dev/null 2>&1; then
+    out=$(bash "$ROOT/tests/fuzz/run.sh" "$FUZZ_BUILD" "${FUZZ_SECONDS:-10}" 2>&1)
+    printf '%s\n' "$out"
+    p=$(printf '%s\n' "$out" | sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(printf '%s\n' "$out" | sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1}))
+fi
+
 if [ "$WHICH" != unit ]; then
     shared="$ROOT/../shared/contract/openapi.yaml"
     if [ -f "$shared" ] && ! cmp -s "$shared" "$ROOT/tests/contract/openapi.yaml"; then
@@ -29,7 +38,7 @@ if [ "$WHICH" != unit ]; then
     xml="$ROOT/$BUILD/pytest.xml"
     rm -f "$xml"
     BARBACANE_BIN_DIR="$ROOT/$BIN" BARBACANE_TOOLS_DIR="$ROOT/$BUILD/tests" "$PYTHON" -m pytest -q -p no:cacheprovider \
-        --junitxml="$xml" "$ROOT/tests/blackbox"
+        --junitxml="$xml" "$ROOT/tests/blackbox" "$ROOT/tests/tools"
     rc=$?
     if [ -f "$xml" ]; then
         read -r t f e s < <("$PYTHON" - "$xml" <<'PY'

@@ -27,9 +27,10 @@ int cm_secret_load(const char *path, unsigned char key[32], char *err, size_t er
         return -1;
     }
     char buf[4097];
-    ssize_t n = (st.st_mode & 077) ? -1 : read(fd, buf, sizeof buf);
+    /* others must not read it; the group may (a Kubernetes Secret for the pod's fsGroup) */
+    ssize_t n = (st.st_mode & 007) ? -1 : read(fd, buf, sizeof buf);
     close(fd);
-    if (st.st_mode & 077) {
+    if (st.st_mode & 007) {
         snprintf(err, errlen, "service secret %s is readable by others (chmod 600 it)", path);
         return -1;
     }

@@ -9,7 +9,7 @@
 
 #define CM_SECRET_MIN 32   /* bytes of content a secret file must have */
 
-/* Reads path (at least CM_SECRET_MIN bytes, at most 4 KiB, not readable by group or others)
+/* Reads path (at least CM_SECRET_MIN bytes, at most 4 KiB, not readable by others)
  * and writes the 32-byte master key (SHA-256 of its content, trailing newline excluded).
  * 0, or -1 with a reason in err. */
 int cm_secret_load(const char *path, unsigned char key[32], char *err, size_t errlen);

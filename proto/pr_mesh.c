@@ -31,7 +31,8 @@ bool pr_role_is_service(pr_role_t role)
     return role == PR_ROLE_REGISTRY || role == PR_ROLE_COMPILER || role == PR_ROLE_HUB;
 }
 
-/* Loads a zcert file; a secret file must not be readable by group or others. */
+/* Loads a zcert file; a secret file must not be readable by others (group-readable is how
+ * Kubernetes hands a Secret to a pod's fsGroup). */
 static zcert_t *s_load(const char *path, bool secret, char *err, size_t errlen)
 {
     struct stat st;
@@ -39,7 +40,7 @@ static zcert_t *s_load(const char *path, bool secret, char *err, size_t errlen)
         snprintf(err, errlen, "mesh key %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (secret && (st.st_mode & 077)) {
+    if (secret && (st.st_mode & 007)) {
         snprintf(err, errlen, "mesh key %s is readable by others (chmod 600 it)", path);
         return NULL;
     }

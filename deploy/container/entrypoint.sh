@@ -11,7 +11,7 @@ case "$role" in
 esac
 bin="/usr/local/bin/barbacane-$role"
 if [ ! -x "$bin" ]; then
-  echo "barbacane: $bin is not in this image (compiler and hub are coming later)" >&2
+  echo "barbacane: $bin is not in this image" >&2
   exit 127
 fi
 exec "$bin" "$@"

@@ -38,8 +38,9 @@ def pg():
 
 @pytest.fixture(scope="session")
 def stack(binaries, pg, request):
-    """The default stack (gateway + 2 registry-svc) shared by the functional tests."""
-    s = harness.Stack(pg, registries=2, name="default").start()
+    """The default stack (gateway + 2 registry-svc + 1 compiler-svc) shared by the functional
+    tests."""
+    s = harness.Stack(pg, registries=2, name="default", compilers=1).start()
     failed_before = request.session.testsfailed
     yield s
     s.close()

@@ -36,6 +36,9 @@ def cstack(binaries, pg):
                            '{"type":"string","format":"uri"},"timeout_ms":{"type":"integer",'
                            '"minimum":1,"maximum":60000}}}')
     yield s
+    # Every artifact this module produced, re-checked by the independent verifier.
+    for art in assert_json(s.get("/artifacts"), 200):
+        verified(s, art["id"], art["artifact_format"])
     s.close()
     s.remove_files()
 

@@ -304,10 +304,20 @@ def test_generated_templates_upload(stack, template):
     assert body["revision"] == 1
 
 
-@pytest.mark.skip(reason="compiling the generated api.yaml (with a registered mock dispatcher) "
-                         "needs compiler-svc, which the black-box harness does not start yet")
-def test_generated_spec_compiles():
-    pass
+@pytest.mark.parametrize("template", ["basic", "minimal"])
+def test_generated_spec_compiles(stack, template):
+    # NOTES: "the generated api.yaml must compile with this control plane once the mock
+    # plugin is registered".
+    from test_compile import register_plugin, verified, wait_done
+    register_plugin(stack, "mock", "0.1.0", "dispatcher")
+    files = files_of(init(stack, name=f"Compiles {template} {uuid.uuid4().hex[:8]}",
+                          template=template))
+    spec = assert_json(upload_spec(stack, files["api.yaml"]), 201)
+    job = assert_json(stack.post(f"/specs/{spec['id']}/compile"), 202)
+    done = wait_done(stack, job["id"])
+    assert done["status"] == "succeeded", done["errors"]
+    assert done["errors"] == []
+    verified(stack, done["artifact_id"])
 
 
 # ---------------------------------------------------------------- validation

@@ -215,13 +215,17 @@ static size_t s_depth(const json_t *v)
     return d + 1;
 }
 
-static bool s_bundled(const s_ctx_t *c, const json_t *named)
+static bool s_bundled_name(const s_ctx_t *c, const char *n)
 {
-    const char *n = json_string_value(json_object_get(named, "name"));
     for (size_t i = 0; n && i < c->in->nplugins; i++)
         if (!strcmp(c->plugins[i]->name, n))
             return true;
     return false;
+}
+
+static bool s_bundled(const s_ctx_t *c, const json_t *named)
+{
+    return s_bundled_name(c, json_string_value(json_object_get(named, "name")));
 }
 
 static int s_check_operation(const s_ctx_t *c, const json_t *op, size_t i, char *err,
@@ -271,6 +275,39 @@ static int s_check_routes(const s_ctx_t *c, char *err, size_t errlen)
     }
     json_decref(r);
     return rc;
+}
+
+/* The first and last bytes serde's pretty writer gives {"operations": [...]} with n entries:
+ * a cheap guard against facts passed with some other text. */
+static bool s_framed(const char *t, size_t len, size_t n)
+{
+    static const char empty[] = "{\n  \"operations\": []\n}";
+    static const char head[] = "{\n  \"operations\": [\n    {", tail[] = "}\n  ]\n}";
+    if (n == 0)
+        return len == sizeof empty - 1 && !memcmp(t, empty, len);
+    return len >= sizeof head - 1 + sizeof tail - 1 && !memcmp(t, head, sizeof head - 1)
+        && !memcmp(t + len - (sizeof tail - 1), tail, sizeof tail - 1);
+}
+
+/* The text's producer vouches for its form, nesting and indexes (cc_bca_routes_facts_t), so
+ * re-parsing it would only repeat the producer's work; what the facts cannot settle is
+ * checked here: the count against routes_count and every name against the bundle. */
+static int s_check_facts(const s_ctx_t *c, char *err, size_t errlen)
+{
+    const cc_bca_input_t *in = c->in;
+    const cc_bca_routes_facts_t *f = in->routes_facts;
+    if (!s_framed(in->routes_json, in->routes_len, f->operations))
+        return s_fail(err, errlen, "routes.json is not serde_json pretty text", NULL);
+    if (f->operations != in->routes_count)
+        return s_fail(err, errlen, "routes_count differs from the operations in routes.json",
+                      NULL);
+    if (f->nplugin_names && !f->plugin_names)
+        return s_fail(err, errlen, "routes.json: plugin names missing", NULL);
+    for (size_t i = 0; i < f->nplugin_names; i++)
+        if (!s_bundled_name(c, f->plugin_names[i]))
+            return s_fail(err, errlen, "routes.json uses plugin '%s', which is not bundled",
+                          f->plugin_names[i]);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ sorted views, digests */
@@ -382,7 +419,7 @@ static int s_ctx_init(s_ctx_t *c, const cc_bca_input_t *in, char *err, size_t er
         cm_sha256_hex(c->plugins[i]->wasm ? (const void *) c->plugins[i]->wasm : "",
                       c->plugins[i]->wasm_len, c->plugin_sha[i]);
     cm_sha256_hex(in->routes_json, in->routes_len, c->routes_sha);
-    if (s_check_routes(c, err, errlen) != 0)
+    if ((in->routes_facts ? s_check_facts(c, err, errlen) : s_check_routes(c, err, errlen)) != 0)
         return -1;
     if (s_checksums(c) != 0)
         return s_fail(err, errlen, "out of memory", NULL);
@@ -607,7 +644,7 @@ static json_t *s_manifest(const s_ctx_t *c, const char *artifact_hash)
     return s_obj(m, "capabilities_enforced", json_boolean(in->capabilities_enforced));
 }
 
-/* ------------------------------------------------------------------ tar (§3) and gzip (§2) */
+/* ------------------------------------------------------------------ tar (§3) into gzip (§2) */
 
 typedef struct {
     char name[S_TAR_NAME_MAX + 1];
@@ -640,66 +677,149 @@ static void s_tar_header(unsigned char h[512], const s_entry_t *e)
     s_octal(h + 148, 8, sum);
 }
 
-static int s_tar(const s_entry_t *e, size_t n, unsigned char **out, size_t *outlen)
-{
-    size_t total = 1024;
-    for (size_t i = 0; i < n; i++) {
-        size_t padded = (e[i].len + 511) / 512 * 512;
-        if (e[i].len > CC_BCA_MAX_TAR || padded + 512 > CC_BCA_MAX_TAR - total)
-            return -1;
-        total += 512 + padded;
-    }
-    unsigned char *t = calloc(1, total), *p = t;
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        s_tar_header(p, &e[i]);
-        if (e[i].len)
-            memcpy(p + 512, e[i].data, e[i].len);
-        p += 512 + (e[i].len + 511) / 512 * 512;   /* padding is already NUL (calloc) */
-    }
-    *out = t;
-    *outlen = total;
-    return 0;
-}
-
 static void s_le32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char) (v >> (8 * i));
 }
 
-/* One gzip member: flate2's 10 header bytes, zlib raw deflate level 6, CRC-32, ISIZE. */
-static int s_gzip(const unsigned char *in, size_t len, unsigned char **out, size_t *outlen)
+/* One gzip member written while the tar streams through it, so no whole tar ever exists:
+ * flate2's 10 header bytes, zlib raw deflate level 6, then CRC-32 and ISIZE of the tar.
+ * zlib's output does not depend on how its input is cut, so the bytes are those of one call
+ * over the whole tar. The output grows as deflate fills it. */
+typedef struct {
+    z_stream zs;
+    bool ready, failed;
+    uint32_t crc;
+    size_t isize;
+    unsigned char *out;
+    size_t cap;
+} s_gz_t;
+
+/* Input is fed in slices: the CRC and deflate then read each slice while it is in cache. */
+#define S_GZ_SLICE ((size_t) 256 << 10)
+
+static int s_gz_grow(s_gz_t *g)
+{
+    size_t used = 10 + g->zs.total_out;
+    size_t cap = g->cap * 2;
+    unsigned char *p = cap > g->cap ? realloc(g->out, cap) : NULL;
+    if (!p)
+        return -1;
+    g->out = p;
+    g->cap = cap;
+    g->zs.next_out = p + used;
+    g->zs.avail_out = (uInt) (cap - used < UINT32_MAX ? cap - used : UINT32_MAX);
+    return 0;
+}
+
+static int s_gz_init(s_gz_t *g, size_t tar_len)
 {
     static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff };
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (len > CC_BCA_MAX_TAR
-        || deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    memset(g, 0, sizeof *g);
+    if (deflateInit2(&g->zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
-    size_t cap = 10 + deflateBound(&zs, (uLong) len) + 8;
-    unsigned char *g = malloc(cap);
-    int rc = -1;
-    if (g) {
-        memcpy(g, hdr, 10);
-        zs.next_in = (Bytef *) in;                  /* zlib never writes through next_in */
-        zs.avail_in = (uInt) len;
-        zs.next_out = g + 10;
-        zs.avail_out = (uInt) (cap - 18);
-        /* with avail_out >= deflateBound one Z_FINISH call completes the stream */
-        if (deflate(&zs, Z_FINISH) == Z_STREAM_END) {
-            size_t n = 10 + zs.total_out;
-            s_le32(g + n, (uint32_t) crc32(0L, in, (uInt) len));
-            s_le32(g + n + 4, (uint32_t) (len & 0xffffffffu));
-            *out = g;
-            *outlen = n + 8;
-            rc = 0;
+    g->ready = true;
+    g->cap = 16384 + tar_len / 16;        /* text compresses well; s_gz_grow covers the rest */
+    g->out = malloc(g->cap);
+    if (!g->out)
+        return -1;
+    memcpy(g->out, hdr, 10);
+    g->zs.next_out = g->out + 10;
+    g->zs.avail_out = (uInt) (g->cap - 10 < UINT32_MAX ? g->cap - 10 : UINT32_MAX);
+    return 0;
+}
+
+/* Runs deflate until it has taken all its input (Z_NO_FLUSH) or ended the stream (Z_FINISH). */
+static void s_gz_run(s_gz_t *g, int flush)
+{
+    while (!g->failed) {
+        if (g->zs.avail_out == 0 && s_gz_grow(g) != 0) {
+            g->failed = true;
+            return;
         }
+        int rc = deflate(&g->zs, flush);
+        if (rc == Z_STREAM_END || (flush == Z_NO_FLUSH && rc == Z_OK && g->zs.avail_in == 0))
+            return;
+        /* otherwise deflate stopped for want of room; stopping with room left is a failure
+         * (never a loop) */
+        if ((rc != Z_OK && rc != Z_BUF_ERROR) || g->zs.avail_out != 0)
+            g->failed = true;
     }
-    deflateEnd(&zs);
-    if (rc != 0)
-        free(g);
+}
+
+static void s_gz_write(s_gz_t *g, const unsigned char *p, size_t n)
+{
+    while (n && !g->failed) {
+        size_t k = n < S_GZ_SLICE ? n : S_GZ_SLICE;
+        g->crc = (uint32_t) crc32(g->crc, p, (uInt) k);
+        g->zs.next_in = (Bytef *) p;           /* zlib never writes through next_in */
+        g->zs.avail_in = (uInt) k;
+        s_gz_run(g, Z_NO_FLUSH);
+        g->isize += k;
+        p += k;
+        n -= k;
+    }
+}
+
+/* The trailer; hands the member to *out. */
+static int s_gz_finish(s_gz_t *g, unsigned char **out, size_t *outlen)
+{
+    g->zs.avail_in = 0;
+    s_gz_run(g, Z_FINISH);
+    size_t n = 10 + g->zs.total_out;
+    if (g->failed || (g->cap - n < 8 && s_gz_grow(g) != 0))
+        return -1;
+    s_le32(g->out + n, g->crc);
+    s_le32(g->out + n + 4, (uint32_t) (g->isize & 0xffffffffu));
+    *out = g->out;
+    *outlen = n + 8;
+    g->out = NULL;
+    return 0;
+}
+
+static void s_gz_free(s_gz_t *g)
+{
+    if (g->ready)
+        deflateEnd(&g->zs);
+    free(g->out);
+    memset(g, 0, sizeof *g);
+}
+
+/* Bytes of the tar (§3.3: every entry padded to 512, then two zero blocks), -1 past the cap. */
+static int s_tar_len(const s_entry_t *e, size_t n, size_t *total)
+{
+    *total = 1024;
+    for (size_t i = 0; i < n; i++) {
+        size_t padded = (e[i].len + 511) / 512 * 512;
+        if (e[i].len > CC_BCA_MAX_TAR || padded + 512 > CC_BCA_MAX_TAR - *total)
+            return -1;
+        *total += 512 + padded;
+    }
+    return 0;
+}
+
+/* The tar, entry by entry, straight from the caller's buffers into the gzip member. */
+static int s_tar_gzip(const s_entry_t *e, size_t n, unsigned char **out, size_t *outlen)
+{
+    static const unsigned char zeros[1024];
+    size_t total;
+    s_gz_t g;
+    memset(&g, 0, sizeof g);
+    if (s_tar_len(e, n, &total) != 0 || s_gz_init(&g, total) != 0) {
+        s_gz_free(&g);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char h[512];
+        s_tar_header(h, &e[i]);
+        s_gz_write(&g, h, sizeof h);
+        s_gz_write(&g, e[i].data, e[i].len);
+        s_gz_write(&g, zeros, (512 - e[i].len % 512) % 512);
+    }
+    s_gz_write(&g, zeros, sizeof zeros);
+    int rc = s_gz_finish(&g, out, outlen);
+    s_gz_free(&g);
     return rc;
 }
 
@@ -729,13 +849,8 @@ static int s_archive(const s_ctx_t *c, cc_bca_t *out)
         x->data = c->plugins[i]->wasm;
         x->len = c->plugins[i]->wasm_len;
     }
-    unsigned char *tar = NULL;
-    size_t tarlen = 0;
-    int rc = s_tar(e, n, &tar, &tarlen);
+    int rc = s_tar_gzip(e, n, &out->data, &out->len);
     free(e);
-    if (rc == 0)
-        rc = s_gzip(tar, tarlen, &out->data, &out->len);
-    free(tar);
     return rc;
 }
 

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The largest tar this writer builds (before compression): far below the 8 GiB of the octal
- * size field and zlib's 32-bit counters. */
+/* The largest tar this writer streams into gzip: far below the 8 GiB of the octal size field
+ * and the 32-bit ISIZE of the gzip trailer. */
 #define CC_BCA_MAX_TAR ((size_t) 1 << 30)
 
 typedef struct {
@@ -44,6 +44,17 @@ typedef struct {
     bool unsupported_skip;         /* false = "fail" */
 } cc_bca_waf_t;
 
+/* What the producer of routes_json vouches for, so the writer need not parse the text again:
+ * it is the serde_json pretty form (cc_json_pretty's) of {"operations": [...]}, nests at most
+ * 127 containers deep, has operations[i].index == i, and names no dispatcher or middleware
+ * outside plugin_names. The writer still checks UTF-8, the frame of the text, the count and
+ * that every name is bundled. Only a caller that rendered the text itself may say so. */
+typedef struct {
+    size_t operations;             /* entries of the operations array */
+    const char *const *plugin_names;   /* every dispatcher and middleware name used, any order */
+    size_t nplugin_names;
+} cc_bca_routes_facts_t;
+
 typedef struct {
     int format;                    /* 6 or 4 */
     const char *compiled_at;       /* "YYYY-MM-DDTHH:MM:SSZ" */
@@ -61,6 +72,7 @@ typedef struct {
     const char *provenance_commit, *provenance_source; /* NULL = null */
     bool has_waf;                  /* false: the default policy (§12.4) */
     cc_bca_waf_t waf;              /* format 6 only; ignored for format 4 */
+    const cc_bca_routes_facts_t *routes_facts;  /* NULL: routes.json is parsed and verified */
 } cc_bca_input_t;
 
 typedef struct {
@@ -76,7 +88,8 @@ typedef struct {
  * input that breaks a rule of the format: a duplicate spec file or plugin, a name too long or
  * malformed, invalid UTF-8, an enabled WAF policy, a routes.json that is not serde_json pretty
  * text, nests deeper than serde reads (127), has an index that is not its position, a
- * routes_count that differs, or names a dispatcher or middleware that is not bundled). */
+ * routes_count that differs, or names a dispatcher or middleware that is not bundled; with
+ * routes_facts, those of its rules the facts cover are taken from them). */
 int cc_bca_build(const cc_bca_input_t *in, cc_bca_t *out, char *err, size_t errlen);
 /* The exact artifact_hash input text of §5 (format 6 with its waf: line, 4 without) after the
  * same checks as cc_bca_build. Caller owns the malloc'd NUL-terminated text (length in *len,

@@ -134,6 +134,11 @@ static void s_collect(cc_ctx_t *ctx, size_t i)
 
 /* ---------------------------------------------------------------- the artifact */
 
+static void s_config_free(void *v)
+{
+    json_decref(v);
+}
+
 static void s_now(char out[32])
 {
     time_t t = time(NULL);
@@ -166,17 +171,48 @@ static size_t s_bundle(cc_ctx_t *ctx, cc_bca_plugin_t *out, cc_result_t *res, bo
     return n;
 }
 
+/* What this compiler vouches for about the routes.json it rendered (cc_routes.c writes serde's
+ * pretty form, indexes by position and stops at E1051 nesting), so the writer does not parse
+ * 20 MB of its own output again. names gets the plugins written into it. NULL when a use had
+ * no plugin slot: then the writer checks the text in full. */
+static const cc_bca_routes_facts_t *s_facts(cc_ctx_t *ctx, cc_bca_routes_facts_t *f,
+                                            const char **names)
+{
+    if (ctx->routes_unsure)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < ctx->nplugs; i++)
+        if (ctx->plugs[i].routed)
+            names[n++] = ctx->plugs[i].name;
+    *f = (cc_bca_routes_facts_t){ctx->routes_written, names, n};
+    return f;
+}
+
+/* The values cached for rendering are not needed past routes.json: freed before the artifact
+ * is written, the writer's buffers reuse their memory. */
+static void s_drop_caches(cc_ctx_t *ctx)
+{
+    cc_map_destroy(&ctx->cache, cc_cache_free);
+    cc_map_destroy(&ctx->configs, s_config_free);
+    cc_map_destroy(&ctx->checked, NULL);
+    cc_map_destroy(&ctx->shared, cc_render_free);
+}
+
 static void s_artifact(cc_ctx_t *ctx, cc_result_t *out)
 {
     cc_bca_spec_t *specs = calloc(ctx->nspecs, sizeof *specs);
     cc_bca_plugin_t *plugs = calloc(ctx->nplugs + 1, sizeof *plugs);
+    const char **names = calloc(ctx->nplugs + 1, sizeof *names);
     out->plugins = calloc(ctx->nplugs + 1, sizeof *out->plugins);
-    if (!specs || !plugs || !out->plugins) {
+    if (!specs || !plugs || !names || !out->plugins) {
         ctx->oom = true;
         free(specs);
         free(plugs);
+        free(names);
         return;
     }
+    s_drop_caches(ctx);
+    cc_bca_routes_facts_t facts;
     for (size_t i = 0; i < ctx->nspecs; i++) {
         const cc_spec_t *s = &ctx->specs[i];
         specs[i] = (cc_bca_spec_t){s->file, s->input->data, s->input->len,
@@ -191,6 +227,7 @@ static void s_artifact(cc_ctx_t *ctx, cc_result_t *out)
         .specs = specs, .nspecs = ctx->nspecs, .plugins = plugs,
         .routes_json = ctx->routes.data, .routes_len = ctx->routes.len,
         .routes_count = ctx->routes_count,
+        .routes_facts = s_facts(ctx, &facts, names),
         .provenance_commit = ctx->opts->provenance_commit,
         .provenance_source = ctx->opts->provenance_source,
     };
@@ -204,6 +241,7 @@ static void s_artifact(cc_ctx_t *ctx, cc_result_t *out)
     }
     free(specs);
     free(plugs);
+    free(names);
 }
 
 /* ---------------------------------------------------------------- the compilation */
@@ -238,11 +276,6 @@ static bool s_init(cc_ctx_t *ctx, const cc_input_t *inputs, size_t n, const cc_o
     }
     cc_map_destroy(&names, NULL);
     return ok;
-}
-
-static void s_config_free(void *v)
-{
-    json_decref(v);
 }
 
 static void s_fini(cc_ctx_t *ctx)

@@ -2,6 +2,7 @@
  * bounds), its E1051/E1052 measure, and a cache of shared positions. Owns the cache entries. */
 #include "cc_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,8 @@ typedef struct {
     cc_ctx_t *ctx;
     size_t spec;
     const cc_op_t *op;
-    cc_map_t *names;                    /* document pointer -> slot + 1 */
-    cc_map_t *taken;                    /* hoisted name -> slot + 1 */
+    cc_map_t *names;                    /* document pointer -> slot + 1 (NULL: none yet) */
+    cc_map_t *taken;                    /* hoisted name -> slot + 1 (NULL: none yet) */
     char **slot_name;
     json_t **slot_body;                 /* NULL while pending */
     size_t nslots, cap;
@@ -41,6 +42,14 @@ void cc_cache_free(void *entry)
 
 /* ---------------------------------------------------------------- names */
 
+/* A map of D, made on first use: most positions name no definition and never need one. */
+static cc_map_t *s_map(s_defs_t *d, cc_map_t **m)
+{
+    if (!*m && !(*m = cc_map_new()))
+        d->ctx->oom = true;
+    return *m;
+}
+
 static size_t s_slot(s_defs_t *d, char *name)
 {
     if (d->nslots == d->cap) {
@@ -61,7 +70,7 @@ static size_t s_slot(s_defs_t *d, char *name)
     size_t i = d->nslots++;
     d->slot_name[i] = name;
     d->slot_body[i] = NULL;
-    if (cc_map_put(d->taken, name, strlen(name), (void *)(uintptr_t)(i + 1)) < 0)
+    if (cc_map_put(s_map(d, &d->taken), name, strlen(name), (void *)(uintptr_t)(i + 1)) < 0)
         d->ctx->oom = true;
     return i;
 }
@@ -196,7 +205,7 @@ static json_t *s_doc_ref(s_defs_t *d, const cm_spec_node_t *refnode, const char 
     size_t slot = base ? s_reserve(d, base) : SIZE_MAX;
     free(base);
     if (slot == SIZE_MAX ||
-        cc_map_put(d->names, ref, strlen(ref), (void *)(uintptr_t)(slot + 1)) < 0) {
+        cc_map_put(s_map(d, &d->names), ref, strlen(ref), (void *)(uintptr_t)(slot + 1)) < 0) {
         d->ctx->oom = true;
         return NULL;
     }
@@ -498,11 +507,7 @@ static json_t *s_transform(cc_ctx_t *ctx, size_t spec, const cm_spec_node_t *n,
                            const cc_op_t *op)
 {
     s_defs_t d = {.ctx = ctx, .spec = spec, .op = op};
-    d.names = cc_map_new();
-    d.taken = cc_map_new();
-    json_t *v = d.names && d.taken ? s_walk(&d, n, NULL) : NULL;
-    if (!d.names || !d.taken)
-        ctx->oom = true;
+    json_t *v = s_walk(&d, n, NULL);
     if (v && d.failed) {
         json_decref(v);
         v = NULL;
@@ -518,21 +523,27 @@ static json_t *s_transform(cc_ctx_t *ctx, size_t spec, const cm_spec_node_t *n,
     return v;
 }
 
-/* The cache key of a position whose result depends only on what it names. */
-static char *s_cache_key(size_t spec, const cm_spec_node_t *n, bool shared)
+/* The cache key of a position whose result depends only on what it names, written into buf
+ * (every position of an operation asks, so the usual short key costs no allocation) or, when
+ * longer, malloc'd. NULL for a position that is not cached. */
+static char *s_cache_key(size_t spec, const cm_spec_node_t *n, bool shared, char *buf,
+                         size_t size)
 {
     const char *ref = cc_is_map(n) ? cc_str(cm_spec_get(n, "$ref")) : NULL;
-    if (ref && !cc_starts_with(ref, "#/$defs/"))
-        return cc_aprintf("r%zu:%s", spec, ref);
-    if (shared)
-        return cc_aprintf("n%p", (const void *)n);
-    return NULL;
+    bool by_ref = ref && !cc_starts_with(ref, "#/$defs/");
+    if (!by_ref && !shared)
+        return NULL;
+    int len = by_ref ? snprintf(buf, size, "r%zu:%s", spec, ref)
+                     : snprintf(buf, size, "n%p", (const void *)n);
+    if (len >= 0 && (size_t)len < size)
+        return buf;
+    return by_ref ? cc_aprintf("r%zu:%s", spec, ref) : NULL;
 }
 
 json_t *cc_schema_position(cc_ctx_t *ctx, size_t spec, const cm_spec_node_t *n, bool shared,
                            const cc_op_t *op, size_t *depth, size_t *props)
 {
-    char *key = s_cache_key(spec, n, shared);
+    char buf[160], *key = s_cache_key(spec, n, shared, buf, sizeof buf);
     s_cached_t *c = key ? cc_map_get(ctx->cache, key, strlen(key)) : NULL;
     size_t dd = 0, pp = 0;
     json_t *v;
@@ -558,7 +569,8 @@ json_t *cc_schema_position(cc_ctx_t *ctx, size_t spec, const cm_spec_node_t *n, 
             }
         }
     }
-    free(key);
+    if (key != buf)
+        free(key);
     if (depth)
         *depth = dd;
     if (props)

@@ -133,6 +133,7 @@ typedef struct {
     char *pinned;                       /* version some reference pins, or NULL */
     int state;                          /* 0 not looked up, 1 found, 2 missing */
     bool bundled;
+    bool routed;                        /* written into routes.json under its name */
     cc_plugin_t rec;                    /* what the lookup returned */
     json_t *schema;                     /* parsed config_schema, NULL when none or invalid */
     bool schema_bad;
@@ -174,6 +175,8 @@ typedef struct {
     cc_map_t *shared;                   /* json value many operations use -> rendered text */
     cc_buf_t routes;
     size_t routes_count;
+    size_t routes_written;              /* operations appended to the text */
+    bool routes_unsure;                 /* a use without its plugin slot: the writer re-checks */
 } cc_ctx_t;
 
 /* ---------------------------------------------------------------- findings (cc_findings.c) */

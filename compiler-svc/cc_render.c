@@ -40,14 +40,32 @@ void cc_render_free(void *entry)
     free(s);
 }
 
-static void s_indent(cc_buf_t *b, int depth)
+/* Appends n bytes. Nearly every token is a few bytes with room left for it: copied here, where
+ * the copy of a constant is inlined; cc_buf_add grows the buffer when there is no room. */
+static inline void s_add(cc_buf_t *b, const void *p, size_t n)
 {
-    static const char spaces[] = "                                                                ";
-    size_t n = (size_t)depth * 2;
-    while (n) {
-        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-        cc_buf_add(b, spaces, k);
-        n -= k;
+    if (!b->failed && n < b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else
+        cc_buf_add(b, p, n);
+}
+
+#define S_SP16 "                "
+/* ",\n" and the indentation of 64 levels: a member's lead-in is one copy of a prefix. */
+static const char s_lead[] = ",\n" S_SP16 S_SP16 S_SP16 S_SP16 S_SP16 S_SP16 S_SP16 S_SP16;
+
+/* A comma when asked, a newline, then depth levels of two spaces. */
+static void s_newline(cc_buf_t *b, bool comma, int depth)
+{
+    const char *from = comma ? s_lead : s_lead + 1;
+    size_t head = comma ? 2 : 1, width = (size_t)depth * 2, room = sizeof s_lead - 3;
+    s_add(b, from, head + (width < room ? width : room));
+    for (width = width < room ? 0 : width - room; width; ) {
+        size_t k = width < room ? width : room;
+        s_add(b, s_lead + 2, k);
+        width -= k;
     }
 }
 
@@ -55,13 +73,13 @@ static void s_indent(cc_buf_t *b, int depth)
 static void s_string(cc_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    cc_buf_add(b, "\"", 1);
+    s_add(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        cc_buf_add(b, s + run, i - run);
+        s_add(b, s + run, i - run);
         run = i + 1;
         char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
         switch (c) {
@@ -77,10 +95,10 @@ static void s_string(cc_buf_t *b, const char *s, size_t len)
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
         }
-        cc_buf_str(b, esc);
+        s_add(b, esc, strlen(esc));
     }
-    cc_buf_add(b, s + run, len - run);
-    cc_buf_add(b, "\"", 1);
+    s_add(b, s + run, len - run);
+    s_add(b, "\"", 1);
 }
 
 static void s_value(cc_ctx_t *ctx, cc_buf_t *b, const json_t *v, int depth);
@@ -89,40 +107,36 @@ static void s_object(cc_ctx_t *ctx, cc_buf_t *b, const json_t *v, int depth)
 {
     json_t *o = (json_t *)v;            /* the iterator API is not const; nothing changes */
     if (!json_object_size(o)) {
-        cc_buf_add(b, "{}", 2);
+        s_add(b, "{}", 2);
         return;
     }
-    cc_buf_add(b, "{", 1);
+    s_add(b, "{", 1);
     bool first = true;
     for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
-        cc_buf_add(b, first ? "\n" : ",\n", first ? 1 : 2);
+        s_newline(b, !first, depth + 1);
         first = false;
-        s_indent(b, depth + 1);
         s_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
-        cc_buf_add(b, ": ", 2);
+        s_add(b, ": ", 2);
         s_value(ctx, b, json_object_iter_value(it), depth + 1);
     }
-    cc_buf_add(b, "\n", 1);
-    s_indent(b, depth);
-    cc_buf_add(b, "}", 1);
+    s_newline(b, false, depth);
+    s_add(b, "}", 1);
 }
 
 static void s_array(cc_ctx_t *ctx, cc_buf_t *b, const json_t *v, int depth)
 {
     size_t n = json_array_size(v);
     if (!n) {
-        cc_buf_add(b, "[]", 2);
+        s_add(b, "[]", 2);
         return;
     }
-    cc_buf_add(b, "[", 1);
+    s_add(b, "[", 1);
     for (size_t i = 0; i < n; i++) {
-        cc_buf_add(b, i ? ",\n" : "\n", i ? 2 : 1);
-        s_indent(b, depth + 1);
+        s_newline(b, i > 0, depth + 1);
         s_value(ctx, b, json_array_get(v, i), depth + 1);
     }
-    cc_buf_add(b, "\n", 1);
-    s_indent(b, depth);
-    cc_buf_add(b, "]", 1);
+    s_newline(b, false, depth);
+    s_add(b, "]", 1);
 }
 
 /* A shared value: its text at this depth if it has been rendered twice before. */
@@ -173,20 +187,20 @@ static void s_value(cc_ctx_t *ctx, cc_buf_t *b, const json_t *v, int depth)
         break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        cc_buf_str(b, num);
+        s_add(b, num, strlen(num));
         break;
     case JSON_REAL:
         cc_json_float(json_real_value(v), num);
-        cc_buf_str(b, num);
+        s_add(b, num, strlen(num));
         break;
     case JSON_TRUE:
-        cc_buf_add(b, "true", 4);
+        s_add(b, "true", 4);
         break;
     case JSON_FALSE:
-        cc_buf_add(b, "false", 5);
+        s_add(b, "false", 5);
         break;
     default:
-        cc_buf_add(b, "null", 4);
+        s_add(b, "null", 4);
     }
 }
 

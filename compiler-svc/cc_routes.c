@@ -16,9 +16,20 @@ static int s_cmp(const void *pa, const void *pb)
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+/* Notes the plugin a use names, for what the artifact writer is told about routes.json. */
+static void s_routed(cc_ctx_t *ctx, const cc_use_t *use)
+{
+    const cc_plug_t *p = use->plug >= 0 ? &ctx->plugs[use->plug] : NULL;
+    if (p && strlen(p->name) == use->bare_len && !memcmp(p->name, use->name, use->bare_len))
+        ctx->plugs[use->plug].routed = true;
+    else
+        ctx->routes_unsure = true;
+}
+
 /* {"name": bare name, "config": ...}: the data plane looks plugins up by bare name. */
 static json_t *s_use(cc_ctx_t *ctx, const cc_use_t *use)
 {
+    s_routed(ctx, use);
     json_t *obj = json_object(), *config = cc_config_json(ctx, use);
     if (!obj || !config) {
         json_decref(obj);
@@ -129,6 +140,7 @@ static void s_append(cc_ctx_t *ctx, const json_t *o, bool first)
 {
     cc_buf_str(&ctx->routes, first ? "\n    " : ",\n    ");
     cc_render(ctx, &ctx->routes, o, 2);
+    ctx->routes_written++;
     if (ctx->routes.len > CC_MAX_ROUTES_BYTES && !ctx->budget_hit) {
         ctx->budget_hit = true;
         CC_ERR(ctx, "E1052", CC_NO_SPEC, NULL, NULL, "routes.json would exceed %zu MiB",

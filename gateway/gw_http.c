@@ -41,7 +41,7 @@ struct gw_http {
 
 /* ---- responses ----------------------------------------------------------------------- */
 
-static void s_count(gw_http_t *h, int status)
+void gw_http_count(gw_http_t *h, int status)
 {
     h->total++;
     if (status >= 100 && status < 600)
@@ -76,7 +76,7 @@ static enum MHD_Result s_send(gw_request_t *r, int status, const char *ctype, vo
     }
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned) status, resp);
     MHD_destroy_response(resp);
-    s_count(r->http, status);
+    gw_http_count(r->http, status);
     r->replied = true;
     cm_log_op(status >= 500 ? CM_LOG_WARN : CM_LOG_DEBUG, r->rid,
               r->match.route ? r->match.route->op : NULL, "%s %s -> %d (%lld ms)", r->method,
@@ -84,7 +84,7 @@ static enum MHD_Result s_send(gw_request_t *r, int status, const char *ctype, vo
     return rc;
 }
 
-static enum MHD_Result s_problem(gw_request_t *r, int status, const char *detail)
+enum MHD_Result gw_request_problem(gw_request_t *r, int status, const char *detail)
 {
     size_t len = 0;
     char *body = cm_problem_json(status, detail, r->url, r->rid, NULL, &len);
@@ -93,16 +93,16 @@ static enum MHD_Result s_problem(gw_request_t *r, int status, const char *detail
 
 /* ---- request ids and auth ------------------------------------------------------------ */
 
-static const char *s_header(gw_request_t *r, const char *name)
+const char *gw_request_header(gw_request_t *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 static void s_request_id(gw_request_t *r)
 {
-    const char *in = s_header(r, "X-Request-Id");
+    const char *in = gw_request_header(r, "X-Request-Id");
     if (!cm_request_id_valid(in))
-        in = s_header(r, "X-Correlation-Id");
+        in = gw_request_header(r, "X-Correlation-Id");
     if (cm_request_id_valid(in))
         snprintf(r->rid, sizeof r->rid, "%s", in);
     else
@@ -111,7 +111,7 @@ static void s_request_id(gw_request_t *r)
 
 static const char *s_bearer(gw_request_t *r)
 {
-    const char *h = s_header(r, "Authorization");
+    const char *h = gw_request_header(r, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return NULL;
     h += 7;
@@ -120,7 +120,7 @@ static const char *s_bearer(gw_request_t *r)
     return *h ? h : NULL;
 }
 
-static const struct sockaddr *s_peer(gw_request_t *r)
+const struct sockaddr *gw_request_peer(gw_request_t *r)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -143,7 +143,7 @@ static int s_authenticate(gw_request_t *r)
     }
     /* A data plane downloads with no credential but the signed token of its download_url;
      * the owning service checks it names this artifact and has not expired. */
-    if (auth == PR_AUTH_ADMIN_OR_KEY && !s_header(r, "Authorization")
+    if (auth == PR_AUTH_ADMIN_OR_KEY && !gw_request_header(r, "Authorization")
         && MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "token")) {
         r->principal = "token";
         return 0;
@@ -151,7 +151,7 @@ static int s_authenticate(gw_request_t *r)
     /* An address that keeps failing is told to wait, and its tokens are not even checked
      * meanwhile: a guesser learns nothing at more than the allowed rate. */
     int64_t now = cm_mono_ms();
-    if (h->auth_rate && (r->retry_after = gw_rate_wait_s(h->auth_rate, s_peer(r), now)) > 0) {
+    if (h->auth_rate && (r->retry_after = gw_rate_wait_s(h->auth_rate, gw_request_peer(r), now)) > 0) {
         h->throttled++;
         return 429;
     }
@@ -160,7 +160,7 @@ static int s_authenticate(gw_request_t *r)
         return 0;
     }
     if (h->auth_rate)
-        gw_rate_take(h->auth_rate, s_peer(r), now);
+        gw_rate_take(h->auth_rate, gw_request_peer(r), now);
     return 401;
 }
 
@@ -178,14 +178,14 @@ static size_t s_limit(const gw_http_t *h, pr_body_t kind)
 
 static bool s_ctype_is(gw_request_t *r, const char *want)
 {
-    const char *ct = s_header(r, "Content-Type");
+    const char *ct = gw_request_header(r, "Content-Type");
     size_t n = strlen(want);
     return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 static bool s_json_ctype(gw_request_t *r)
 {
-    const char *ct = s_header(r, "Content-Type");
+    const char *ct = gw_request_header(r, "Content-Type");
     if (s_ctype_is(r, "application/json"))
         return true;
     /* application/<anything>+json */
@@ -210,11 +210,11 @@ static const char *s_check_headers(gw_request_t *r)
 {
     static const char *const fwd[] = { "Content-Type", "If-Match", "If-None-Match", "Accept" };
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
-        const char *v = s_header(r, fwd[i]);
+        const char *v = gw_request_header(r, fwd[i]);
         if (v && strlen(v) > GW_HEADER_VALUE_MAX)
             return "a request header is longer than 1024 bytes";
     }
-    const char *k = s_header(r, "Idempotency-Key");
+    const char *k = gw_request_header(r, "Idempotency-Key");
     if (k && (!*k || strlen(k) > GW_IDEM_KEY_MAX || !s_visible_ascii(k)))
         return "Idempotency-Key must be 1-255 visible ASCII characters";
     return NULL;
@@ -223,7 +223,7 @@ static const char *s_check_headers(gw_request_t *r)
 /* A body is coming when the request says so (a length, or chunked transfer). */
 static bool s_has_body(gw_request_t *r)
 {
-    const char *cl = s_header(r, "Content-Length"), *te = s_header(r, "Transfer-Encoding");
+    const char *cl = gw_request_header(r, "Content-Length"), *te = gw_request_header(r, "Transfer-Encoding");
     return (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasecmp(te, "identity") != 0);
 }
 
@@ -233,19 +233,19 @@ static int s_begin(gw_request_t *r)
     r->match_rc = pr_route_match(r->method, r->url, &r->match);
     int denied = s_authenticate(r);
     if (denied)
-        return s_problem(r, denied, denied == 429 ? "too many failed authentications; retry later"
+        return gw_request_problem(r, denied, denied == 429 ? "too many failed authentications; retry later"
                                                   : "missing or invalid bearer token");
     if (r->match_rc < 0)
-        return s_problem(r, 404, "no such resource");
+        return gw_request_problem(r, 404, "no such resource");
     if (r->match_rc > 0)
-        return s_problem(r, 405, "method not allowed on this resource");
+        return gw_request_problem(r, 405, "method not allowed on this resource");
     const char *bad = s_check_headers(r);
     if (bad)
-        return s_problem(r, 400, bad);
+        return gw_request_problem(r, 400, bad);
     r->limit = s_limit(r->http, r->match.route->body);
-    const char *cl = s_header(r, "Content-Length");
+    const char *cl = gw_request_header(r, "Content-Length");
     if ((cl && strtoull(cl, NULL, 10) > r->limit) || (r->limit == 0 && s_has_body(r)))
-        return s_problem(r, 413, r->limit ? "request body exceeds the limit for this resource"
+        return gw_request_problem(r, 413, r->limit ? "request body exceeds the limit for this resource"
                                           : "this resource takes no request body");
     pr_body_t kind = r->match.route->body;
     if ((kind == PR_BODY_SPEC || kind == PR_BODY_PLUGIN) && s_ctype_is(r, "multipart/form-data")
@@ -371,12 +371,12 @@ static void s_headers(gw_request_t *r, pr_request_t *req)
     static const char *const fwd[] = { "Content-Type", "Idempotency-Key", "If-Match",
                                        "If-None-Match", "Accept" };
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
-        const char *v = s_header(r, fwd[i]);
+        const char *v = gw_request_header(r, fwd[i]);
         if (v)
             req->headers[req->nheaders++] = (pr_kv_t) { fwd[i], v };
     }
     if (strcmp(r->principal, "apikey") == 0)
-        req->headers[req->nheaders++] = (pr_kv_t) { "Authorization", s_header(r, "Authorization") };
+        req->headers[req->nheaders++] = (pr_kv_t) { "Authorization", gw_request_header(r, "Authorization") };
 }
 
 static void s_done(void *arg, int nak, const void *reply, size_t len);
@@ -463,113 +463,6 @@ static int s_submit(gw_request_t *r)
     return 0;
 }
 
-/* ---- WebSocket upgrades: spliced to a hub --------------------------------------------- */
-
-static bool s_header_has(gw_request_t *r, const char *name, const char *token)
-{
-    const char *v = s_header(r, name);
-    return v && strcasestr(v, token);
-}
-
-/* The request line and headers the hub gets: the client's WebSocket headers and key, and
- * where the request came from. False when it does not fit. */
-static bool s_upgrade_head(gw_request_t *r, char *out, size_t cap, size_t *len)
-{
-    static const char *const fwd[] = { "Host", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
-                                       "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions",
-                                       "Authorization", "Origin", "User-Agent" };
-    size_t at = (size_t) snprintf(out, cap, "GET /ws/data-plane HTTP/1.1\r\n"
-                                  "Upgrade: websocket\r\nConnection: Upgrade\r\n");
-    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0] && at < cap; i++) {
-        const char *v = s_header(r, fwd[i]);
-        if (v)
-            at += (size_t) snprintf(out + at, cap - at, "%s: %s\r\n", fwd[i], v);
-    }
-    char ip[INET6_ADDRSTRLEN] = "";
-    const struct sockaddr *sa = s_peer(r);
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, ip, sizeof ip);
-    if (at < cap)
-        at += (size_t) snprintf(out + at, cap - at, "X-Forwarded-For: %s\r\nX-Request-Id: %s"
-                                "\r\n\r\n", ip, r->rid);
-    *len = at;
-    return at < cap;
-}
-
-static void s_upgrade_done(void *arg, const gw_splice_answer_t *a)
-{
-    gw_request_t *r = arg;
-    r->status = a->status;
-    if (a->status == 101) {
-        size_t n = strlen(a->accept) + (a->protocol ? strlen(a->protocol) : 0)
-                   + (a->extensions ? strlen(a->extensions) : 0) + 3;
-        r->ws_headers = malloc(n);
-        if (r->ws_headers)
-            snprintf(r->ws_headers, n, "%s%c%s%c%s", a->accept, 0, a->protocol ? a->protocol : "",
-                     0, a->extensions ? a->extensions : "");
-    } else {
-        r->splice = NULL;
-        r->detail = a->detail;   /* a static string of the splice */
-    }
-    MHD_resume_connection(r->conn);
-}
-
-static int s_upgrade(gw_request_t *r)
-{
-    char head[8192];
-    size_t len = 0;
-    if (!s_header_has(r, "Upgrade", "websocket") || !s_header_has(r, "Connection", "upgrade")
-        || !s_header(r, "Sec-WebSocket-Key")) {
-        r->detail = "a WebSocket upgrade is required on this resource";
-        return 400;
-    }
-    if (!s_upgrade_head(r, head, sizeof head, &len)) {
-        r->detail = "the upgrade request's headers are too long";
-        return 400;
-    }
-    if (!r->http->splice) {
-        r->detail = "no data-plane hub is configured";
-        return 503;
-    }
-    int rc = gw_splice_begin(r->http->splice, head, len, s_upgrade_done, r, &r->splice);
-    if (rc) {
-        r->detail = "no data-plane hub can take the connection";
-        return rc;
-    }
-    MHD_suspend_connection(r->conn);
-    r->suspended = true;
-    return 0;
-}
-
-/* The hub said 101: the client gets it with the hub's Sec-WebSocket-* headers, and then the
- * splice relays the connection. */
-static enum MHD_Result s_upgrade_respond(gw_request_t *r)
-{
-    void *token = r->splice;
-    gw_splice_t *sp = r->http->splice;   /* NULL once the gateway is shutting down */
-    r->splice = NULL;
-    struct MHD_Response *resp = sp && r->ws_headers ? gw_splice_response(sp, token) : NULL;
-    if (!resp) {
-        if (sp)
-            gw_splice_abandon(sp, token);
-        return s_problem(r, 503, "the hub connection was lost");
-    }
-    const char *accept = r->ws_headers, *proto = accept + strlen(accept) + 1;
-    const char *ext = proto + strlen(proto) + 1;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-    if (*proto)
-        MHD_add_response_header(resp, "Sec-WebSocket-Protocol", proto);
-    if (*ext)
-        MHD_add_response_header(resp, "Sec-WebSocket-Extensions", ext);
-    MHD_add_response_header(resp, "X-Request-Id", r->rid);
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-    MHD_destroy_response(resp);
-    s_count(r->http, 101);
-    r->replied = true;
-    return rc;
-}
-
 static enum MHD_Result s_metrics(gw_request_t *r);
 
 static enum MHD_Result s_finish(gw_request_t *r)
@@ -584,10 +477,10 @@ static enum MHD_Result s_finish(gw_request_t *r)
     if (!status && strcmp(r->match.route->service, "gateway") == 0)
         return s_metrics(r);
     if (!status && strcmp(r->match.route->service, "hub") == 0)
-        return (status = s_upgrade(r)) ? s_problem(r, status, r->detail) : MHD_YES;
+        return (status = gw_upgrade_begin(r)) ? gw_request_problem(r, status, r->detail) : MHD_YES;
     if (!status)
         status = s_submit(r);
-    return status ? s_problem(r, status, r->detail) : MHD_YES;
+    return status ? gw_request_problem(r, status, r->detail) : MHD_YES;
 }
 
 /* ---- replies from the broker (event loop) -------------------------------------------- */
@@ -653,9 +546,9 @@ static enum MHD_Result s_respond(gw_request_t *r)
 {
     r->suspended = false;
     if (r->status == 101)
-        return s_upgrade_respond(r);
+        return gw_upgrade_respond(r);
     if (r->detail && !r->reply.len)
-        return s_problem(r, r->status, r->detail);
+        return gw_request_problem(r, r->status, r->detail);
     void *body = r->reply.data;
     size_t len = r->reply.len;
     r->reply = (gw_buf_t) { 0 };
@@ -870,6 +763,11 @@ void gw_http_set_tokens(gw_http_t *self, const gw_tokens_t *tokens)
 void gw_http_set_splice(gw_http_t *self, gw_splice_t *splice)
 {
     self->splice = splice;
+}
+
+gw_splice_t *gw_http_splice(gw_http_t *self)
+{
+    return self->splice;
 }
 
 void gw_http_set_metrics(gw_http_t *self, gw_http_metrics_fn *fn, void *arg)

@@ -58,4 +58,19 @@ bool gw_body_multipart_begin(gw_request_t *r);
 bool gw_body_multipart_end(gw_request_t *r);
 void gw_body_free(gw_request_t *r);
 
+/* Shared by the HTTP front's files (gw_http.c, gw_upgrade.c). */
+/* A request header's value (borrowed from MHD), or NULL. */
+const char *gw_request_header(gw_request_t *r, const char *name);
+/* The client's address (borrowed), or NULL. */
+const struct sockaddr *gw_request_peer(gw_request_t *r);
+/* Queues a problem+json response. */
+enum MHD_Result gw_request_problem(gw_request_t *r, int status, const char *detail);
+void gw_http_count(struct gw_http *h, int status);
+struct gw_splice *gw_http_splice(struct gw_http *h);
+/* GET /ws/data-plane: starts the hub handshake (0, the connection is suspended) or returns
+ * the status to answer with (detail set). */
+int gw_upgrade_begin(gw_request_t *r);
+/* The hub's 101 arrived: queue the upgrade response (or a 503 when it cannot be made). */
+enum MHD_Result gw_upgrade_respond(gw_request_t *r);
+
 #endif

@@ -210,10 +210,19 @@ def test_problem_request_id_equals_header(stack):
 
 # ---------------------------------------------------------------- services without workers
 
+@pytest.fixture(scope="module")
+def no_compiler(binaries, pg):
+    """A stack without compiler-svc: its routes have no worker."""
+    s = harness.Stack(pg, registries=1, name="nocc").start()
+    yield s
+    s.close()
+    s.remove_files()
+
+
 @pytest.mark.parametrize("path", ["/artifacts", f"/artifacts/{uuid.UUID(int=7)}"])
-def test_route_without_worker_is_503_quickly(stack, path):
+def test_route_without_worker_is_503_quickly(no_compiler, path):
     t0 = time.monotonic()
-    resp = stack.get(path, timeout=10)
+    resp = no_compiler.get(path, timeout=10)
     elapsed = time.monotonic() - t0
     assert_problem(resp, 503, "service-unavailable")
     retry = resp.headers.get("Retry-After")
@@ -277,7 +286,7 @@ def test_health_reports_database_broker_and_worker_counts(stack):
     checks = body.get("checks")
     assert checks["database"] == "ok" and checks["broker"] == "ok", body
     # the default stack runs two registry workers and no compiler or hub yet
-    assert checks["workers"] == {"registry": 2, "compiler": 0, "hub": 0}, body
+    assert checks["workers"] == {"registry": 2, "compiler": 1, "hub": 0}, body
 
 
 def test_metrics_is_prometheus_text_with_worker_gauges(stack):

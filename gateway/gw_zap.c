@@ -71,7 +71,7 @@ static zhashx_t *s_load(const char *dir)
             continue;
         s_key_t *k = calloc(1, sizeof *k);
         k->role = role;
-        snprintf(k->name, sizeof k->name, "%s", e->d_name);
+        snprintf(k->name, sizeof k->name, "%.127s", e->d_name);
         zhashx_update(keys, key, k);
     }
     closedir(d);

@@ -122,7 +122,10 @@ int pr_mesh_client_apply(const pr_mesh_t *self, zsock_t *sock)
         return 0;
     zcert_apply(self->own, sock);
     zsock_set_curve_serverkey(sock, self->server_public);
-    return zsock_curve_serverkey(sock) ? 0 : -1;
+    char *key = zsock_curve_serverkey(sock);   /* czmq returns a copy */
+    int rc = key && *key ? 0 : -1;
+    zstr_free(&key);
+    return rc;
 }
 
 int pr_mesh_server_apply(const pr_mesh_t *self, zsock_t *sock, const char *domain)

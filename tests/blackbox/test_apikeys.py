@@ -682,7 +682,34 @@ def test_rotate_wrong_content_type_is_415(stack, project):
     assert_problem(resp, 415, "unsupported-media-type")
 
 
-@pytest.mark.skip(reason="the old key authenticating data planes during the grace period needs "
-                         "the data-plane hub (WebSocket); covered once it exists")
-def test_old_key_keeps_working_during_grace(stack, project):
-    pass
+def test_old_key_keeps_working_during_grace(make_stack):
+    """A data plane on a rotated key: during the grace period the old key still registers (and
+    its session stays up); once the grace ends its session is closed and it no longer
+    registers, while the new key works throughout."""
+    from harness import TIME_FACTOR
+    from test_hub import DataPlane
+    s = make_stack(registries=1, hubs=1)
+    hub = s.hubs[0]
+    pid = create_project(s)["id"]
+    old = create_key(s, pid)
+    grace = max(3, int(3 * TIME_FACTOR))
+    rot = assert_json(rotate(s, pid, old["id"], json={"grace_period_secs": grace}), 201)
+    grace_end = ts(rot["grace_expires_at"])
+    on_old, on_new, late = DataPlane(s.ws_url(hub)), DataPlane(s.ws_url()), None
+    try:
+        assert on_old.register(pid, old["key"], name="old-key")["type"] == "registered"
+        assert on_new.register(pid, rot["key"], name="new-key")["type"] == "registered"
+        assert now() < grace_end, "the machine was too slow to register inside the grace period"
+        assert on_old.heartbeat("sha256:x")["type"] == "heartbeat_ack"
+        msg = on_old.recv_type("disconnect", timeout=grace + 5 * TIME_FACTOR)
+        assert now() >= grace_end - timedelta(seconds=1), "closed before the grace ended"
+        assert "expired" in msg["reason"]
+        assert on_old.wait_closed(3)[0] == 1008
+        late = DataPlane(s.ws_url(hub))
+        refused = late.register(pid, old["key"], name="old-key")
+        assert refused["type"] == "registration_failed" and "expired" in refused["reason"]
+        assert on_new.heartbeat("sha256:x")["type"] == "heartbeat_ack"
+    finally:
+        for dp in (on_old, on_new, late):
+            if dp:
+                dp.close()

@@ -5,7 +5,7 @@
 # `make stop`.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-VAR=$ROOT/var
+VAR=${VAR:-$ROOT/var}
 BIN=${BIN:-$ROOT/bin}
 PORT=${PORT:-9090}
 REGISTRY_WORKERS=${REGISTRY_WORKERS:-2}

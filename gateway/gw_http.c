@@ -381,12 +381,13 @@ static void s_headers(gw_request_t *r, pr_request_t *req)
 
 static void s_done(void *arg, int nak, const void *reply, size_t len);
 
-/* Calls fn for each service of the route table once (the gateway itself excluded). */
+/* Calls fn for each service of the route table that has broker workers, once (the gateway
+ * itself and the spliced hubs excluded). */
 static void s_each_service(void (*fn)(void *arg, const char *service), void *arg)
 {
     for (size_t i = 0; i < pr_routes_count; i++) {
         const char *svc = pr_routes[i].service;
-        bool seen = strcmp(svc, "gateway") == 0;
+        bool seen = strcmp(svc, "gateway") == 0 || pr_routes[i].auth == PR_AUTH_WS;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(pr_routes[j].service, svc) == 0;
         if (!seen)

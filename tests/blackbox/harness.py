@@ -315,7 +315,7 @@ class Stack:
 
     def __init__(self, pg, registries=2, name="stack", gateway_args=(), registry_args=(),
                  config_via_env=False, tls_ca=None, compilers=0, compiler_args=(), hubs=0,
-                 hub_args=()):
+                 hub_args=(), hub_download_base=False):
         self.pg = pg
         self.config_via_env = config_via_env  # pass settings as BARBACANE_* variables, not flags
         self.name = name
@@ -345,6 +345,8 @@ class Stack:
         self.compiler_args = list(compiler_args)
         self.compilers = []
         self.hub_args = list(hub_args)
+        if hub_download_base:   # absolute download URLs: data planes on a hub's own port
+            self.hub_args += ["--download-base", self.base_url]
         self.hub_ports = free_ports(hubs) if hubs else []
         self.hubs = []
 

@@ -286,7 +286,7 @@ def test_health_reports_database_broker_and_worker_counts(stack):
     checks = body.get("checks")
     assert checks["database"] == "ok" and checks["broker"] == "ok", body
     # the default stack runs two registry workers and no compiler or hub yet
-    assert checks["workers"] == {"registry": 2, "compiler": 1, "hub": 0}, body
+    assert checks["workers"] == {"registry": 2, "compiler": 1}, body
 
 
 def test_metrics_is_prometheus_text_with_worker_gauges(stack):

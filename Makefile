@@ -70,6 +70,9 @@ endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_TOOLS = $(BUILD)/tests/bb-sub $(BUILD)/tests/bb-fuzz-broker $(BUILD)/tests/bb-rogue
 
+# Objects made by pattern chains are kept (no rebuild of every test on the next make).
+.SECONDARY:
+
 .PHONY: all deps run stop demo test test-unit test-blackbox test-asan fuzz bench clean install valgrind
 all: $(BINARIES)
 
@@ -140,8 +143,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-# Test tools: one source each, plus the shared mesh options.
-$(BUILD)/tests/bb-%: $(BUILD)/tests/tools/bb_%.o $(BUILD)/tests/tools/bb_mesh.o $(LIBPR) $(LIBCM)
+# Test tools: one source each (bb-NAME from tests/tools/bb_NAME.c, '-' for '_'), plus the
+# shared mesh options.
+TOOL_DEPS = $(BUILD)/tests/tools/bb_mesh.o $(LIBPR) $(LIBCM)
+$(BUILD)/tests/bb-sub: $(BUILD)/tests/tools/bb_sub.o $(TOOL_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+$(BUILD)/tests/bb-rogue: $(BUILD)/tests/tools/bb_rogue.o $(TOOL_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+$(BUILD)/tests/bb-fuzz-broker: $(BUILD)/tests/tools/bb_fuzz_broker.o $(TOOL_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libpq-dev libmsgpack-dev
 libmicrohttpd-dev libwebsockets-dev libyaml-dev libssl-dev libjansson-dev libarchive-dev
 libpcre2-dev libcmocka-dev uuid-dev zlib1g-dev postgresql wrk curl openssl python3
-python3-pytest python3-requests python3-websockets python3-yaml python3-cryptography clang"
+python3-pytest python3-requests python3-websockets python3-yaml python3-cryptography clang jq"
 
 missing=""
 for p in $PKGS; do

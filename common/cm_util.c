@@ -3,6 +3,7 @@
 #include "cm_util.h"
 #include <ctype.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -263,4 +264,17 @@ char *cm_trim(char *s)
     if (start)
         memmove(s, s + start, n - start + 1);
     return s;
+}
+
+uint64_t cm_fd_limit_raise(uint64_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return 0;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t) rl.rlim_cur;
 }

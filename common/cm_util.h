@@ -42,6 +42,9 @@ bool cm_url_encode(const char *s, char *out, size_t cap);
 bool cm_utf8_valid(const unsigned char *s, size_t len);
 /* Code points in a valid UTF-8 string. */
 size_t cm_utf8_len(const char *s);
+/* Raises the soft limit on open files to want (never past the hard limit, never lowered);
+ * returns the soft limit in force afterwards (0 when it cannot be read, UINT64_MAX unlimited). */
+uint64_t cm_fd_limit_raise(uint64_t want);
 /* Trims ASCII white space in place; returns s. */
 char *cm_trim(char *s);
 

@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define HUB_OPT(name, type, def, field, help) \
     { name, type, def, offsetof(hub_config_t, field), help, NULL }
@@ -93,17 +92,13 @@ static int s_validate(const hub_config_t *c)
     return rc ? -1 : 0;
 }
 
-/* Sessions are file descriptors: take the whole hard limit and say when it is short. */
+/* Sessions are file descriptors: raise the soft limit for them and say when it is short. */
 static void s_raise_nofile(const hub_config_t *c)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t) c->max_sessions + 64)
+    uint64_t want = (uint64_t) c->max_sessions + 64, got = cm_fd_limit_raise(want);
+    if (got < want)
         cm_warn("the file descriptor limit (%llu) is below --max-sessions + 64; sessions past it "
-                "are refused", (unsigned long long) rl.rlim_cur);
+                "are refused", (unsigned long long) got);
 }
 
 static void *s_signals(void *arg)

@@ -353,6 +353,14 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
     zsys_init();
 
+    /* each splice holds two sockets (data plane and hub) next to the HTTP connections */
+    uint64_t want = (uint64_t) c.http_max_connections + 2 * (uint64_t) c.max_splices + 256;
+    uint64_t fds = cm_fd_limit_raise(want);
+    if (fds < want)
+        cm_warn("the file descriptor limit (%llu) is below --http-max-connections + "
+                "2 x --max-splices + 256 (%llu); connections past it are refused",
+                (unsigned long long) fds, (unsigned long long) want);
+
     gw_main_t g = { .c = &c, .sigfd = -1 };
     rc = s_start(&g, &set);
     if (rc == 0) {

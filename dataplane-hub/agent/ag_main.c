@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 typedef struct {
     ag_config_t a;
@@ -88,18 +87,6 @@ static int s_read_key_file(const char *path, const char **key)
     return **key ? 0 : -1;
 }
 
-/* Each session holds one socket, and one more while it downloads: raise the soft limit that
- * far (never past the hard one), since lws sizes its fd tables by it. */
-static void s_raise_fd_limit(long sessions)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t) (sessions > 0 ? sessions : 1) * 2 + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-    setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 int main(int argc, char **argv)
 {
     s_config_t cfg;
@@ -117,7 +104,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    s_raise_fd_limit(cfg.a.sessions);
+    /* each session holds one socket, and one more while it downloads; lws sizes its fd
+     * tables by the soft limit, so raise it only that far */
+    cm_fd_limit_raise((uint64_t) (cfg.a.sessions > 0 ? cfg.a.sessions : 1) * 2 + 64);
     char err[300] = "";
     ag_agent_t *agent = ag_agent_new(&cfg.a, err, sizeof err);
     if (!agent) {

@@ -197,34 +197,44 @@ void cc_json_float(double d, char out[32])
 
 /* ------------------------------------------------------------------ writer */
 
+size_t cc_json_escape(unsigned char c, char out[7])
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c >= 0x20 && c != '"' && c != '\\')
+        return 0;
+    out[0] = '\\';
+    out[2] = '\0';
+    switch (c) {
+    case '"':  out[1] = '"'; return 2;
+    case '\\': out[1] = '\\'; return 2;
+    case '\b': out[1] = 'b'; return 2;
+    case '\t': out[1] = 't'; return 2;
+    case '\n': out[1] = 'n'; return 2;
+    case '\f': out[1] = 'f'; return 2;
+    case '\r': out[1] = 'r'; return 2;
+    default:
+        memcpy(out + 1, "u00", 3);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        out[6] = '\0';
+        return 6;
+    }
+}
+
 static int s_string(s_buf_t *b, const char *s, size_t len)
 {
     if (!cc_json_utf8_valid((const unsigned char *) s, len))
         return -1;
-    static const char hex[] = "0123456789abcdef";
     s_put(b, "\"", 1);
     size_t run = 0; /* start of the pending run of bytes written raw */
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        char esc[7];
+        size_t n = cc_json_escape((unsigned char) s[i], esc);
+        if (n == 0)
             continue;
         s_put(b, s + run, i - run);
+        s_put(b, esc, n);
         run = i + 1;
-        char esc[7] = { '\\', 0 };
-        switch (c) {
-        case '"':  esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\r': esc[1] = 'r'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-        }
-        s_puts(b, esc);
     }
     s_put(b, s + run, len - run);
     s_put(b, "\"", 1);

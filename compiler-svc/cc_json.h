@@ -25,6 +25,9 @@ json_t *cc_json_sorted(const json_t *v);
 /* Writes the serde_json spelling of a finite double (§4.4: "1.0", "0.1", "1e16", "1.5e-7").
  * out needs 32 bytes. A non-finite d (never passed by the writers above) gives "null". */
 void cc_json_float(double d, char out[32]);
+/* serde_json's escape of one byte of a string: 0 when it is written as it is, else the length
+ * of the escape written to out ('"', '\\' and control characters only; NUL-terminated). */
+size_t cc_json_escape(unsigned char c, char out[7]);
 /* True when [s, s+len) is well-formed UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF). Unlike cm_utf8_valid, NUL is allowed: it is a character JSON can carry. */
 bool cc_json_utf8_valid(const unsigned char *s, size_t len);

@@ -69,33 +69,20 @@ static void s_newline(cc_buf_t *b, bool comma, int depth)
     }
 }
 
-/* serde_json's escaping: '"', '\\' and control characters only. */
+/* serde_json's escaping (cc_json_escape). */
 static void s_string(cc_buf_t *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     s_add(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+            continue;                   /* the common case, without a call */
+        char esc[7];
+        size_t n = cc_json_escape(c, esc);
         s_add(b, s + run, i - run);
+        s_add(b, esc, n);
         run = i + 1;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\r': esc[1] = 'r'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-        }
-        s_add(b, esc, strlen(esc));
     }
     s_add(b, s + run, len - run);
     s_add(b, "\"", 1);

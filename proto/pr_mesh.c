@@ -60,6 +60,14 @@ static pr_mesh_t *s_new(bool insecure)
     return self;
 }
 
+static bool s_keys_dir(const char *dir, char *err, size_t errlen)
+{
+    if (dir && *dir)
+        return true;
+    snprintf(err, errlen, "no mesh keys: pass --mesh-keys DIR (or --insecure-mesh on loopback)");
+    return false;
+}
+
 pr_mesh_t *pr_mesh_client_new(const char *dir, pr_role_t role, const char *key_name,
                               bool insecure, char *err, size_t errlen)
 {
@@ -67,8 +75,7 @@ pr_mesh_t *pr_mesh_client_new(const char *dir, pr_role_t role, const char *key_n
     if (!self || insecure)
         return self;
     char path[4096];
-    if (!dir || !*dir) {
-        snprintf(err, errlen, "no mesh keys: pass --mesh-keys DIR (or --insecure-mesh on loopback)");
+    if (!s_keys_dir(dir, err, errlen)) {
         pr_mesh_destroy(&self);
         return NULL;
     }
@@ -91,8 +98,7 @@ pr_mesh_t *pr_mesh_server_new(const char *dir, bool insecure, char *err, size_t 
     if (!self || insecure)
         return self;
     char path[4096];
-    if (!dir || !*dir) {
-        snprintf(err, errlen, "no mesh keys: pass --mesh-keys DIR (or --insecure-mesh on loopback)");
+    if (!s_keys_dir(dir, err, errlen)) {
         pr_mesh_destroy(&self);
         return NULL;
     }

@@ -14,57 +14,12 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "bench_util.h"
 #include "cc_compile.h"
 
 #define S_BIG_OPS 5000
 #define S_SMALL_OPS 120
 #define S_RUNS 3
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} s_buf_t;
-
-static void s_put(s_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void s_put(s_buf_t *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            abort();
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)n + 1;
-        b->data = realloc(b->data, b->cap);
-        if (!b->data)
-            abort();
-    }
-}
-
-static double s_clock(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Wall time, and CPU time of this thread: on a machine shared with other work the CPU
- * figures are the steadier ones. */
-static double s_now(void)
-{
-    return s_clock(CLOCK_MONOTONIC);
-}
-
-static double s_cpu(void)
-{
-    return s_clock(CLOCK_THREAD_CPUTIME_ID);
-}
 
 /* ---------------------------------------------------------------- the registry */
 
@@ -198,27 +153,6 @@ static s_buf_t s_make(int operations)
 
 /* ---------------------------------------------------------------- measurements */
 
-static double s_events_only(const s_buf_t *doc, double *cpu)
-{
-    double t0 = s_now(), c0 = s_cpu();
-    yaml_parser_t parser;
-    yaml_event_t ev;
-    if (!yaml_parser_initialize(&parser))
-        abort();
-    yaml_parser_set_input_string(&parser, (const unsigned char *)doc->data, doc->len);
-    for (bool done = false; !done;) {
-        if (!yaml_parser_parse(&parser, &ev)) {
-            fprintf(stderr, "libyaml: %s\n", parser.problem);
-            exit(2);
-        }
-        done = ev.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&parser);
-    *cpu = s_cpu() - c0;
-    return s_now() - t0;
-}
-
 typedef struct {
     double ms, cpu_ms;
     long status, routes, bca, findings;
@@ -322,7 +256,7 @@ static void s_bench(const char *name, int operations, double target_ms)
     s_buf_t doc = s_make(operations);
     double events = 1e30, events_cpu = 1e30;
     for (int r = 0; r < S_RUNS; r++) {
-        double cpu, t = s_events_only(&doc, &cpu);
+        double cpu, t = s_events_only(&doc, &cpu, NULL);
         events = t < events ? t : events;
         events_cpu = cpu < events_cpu ? cpu : events_cpu;
     }

@@ -10,45 +10,12 @@
 #include <time.h>
 #include <yaml.h>
 
+#include "bench_util.h"
 #include "cm_spec.h"
 
 #define S_OPERATIONS 5000
 #define S_RUNS 3
 #define S_TARGET 3.0
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} s_buf_t;
-
-static void s_put(s_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void s_put(s_buf_t *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            abort();
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)n;
-        b->data = realloc(b->data, b->cap);
-        if (!b->data)
-            abort();
-    }
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---------------------------------------------------------------- document generators */
 
@@ -146,27 +113,6 @@ static s_buf_t s_make_json(int operations)
 
 /* ---------------------------------------------------------------- timed runs */
 
-static double s_events_only(const s_buf_t *doc, size_t *events)
-{
-    double t0 = s_now();
-    yaml_parser_t parser;
-    yaml_event_t ev;
-    if (!yaml_parser_initialize(&parser))
-        abort();
-    yaml_parser_set_input_string(&parser, (const unsigned char *)doc->data, doc->len);
-    *events = 0;
-    for (bool done = false; !done; (*events)++) {
-        if (!yaml_parser_parse(&parser, &ev)) {
-            fprintf(stderr, "libyaml: %s\n", parser.problem);
-            exit(2);
-        }
-        done = ev.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&parser);
-    return s_now() - t0;
-}
-
 static size_t s_count_nodes(const cm_spec_node_t *n)
 {
     size_t total = 1;
@@ -206,7 +152,7 @@ static int s_compare(const char *name, const s_buf_t *doc)
     double best_events = 1e30, best_load = 1e30, destroy_ms = 0;
     size_t events = 0, nodes = 0;
     for (int r = 0; r < S_RUNS; r++) {
-        double t = s_events_only(doc, &events);
+        double t = s_events_only(doc, NULL, &events);
         best_events = t < best_events ? t : best_events;
         t = s_load(doc, &nodes, &destroy_ms);
         best_load = t < best_load ? t : best_load;

@@ -28,8 +28,9 @@ MAX_EVENTS = 1_000_000          # a runaway agent cannot eat the test's memory
 _seq = itertools.count(1)
 
 
-class Agent:
-    """One barbacane-agent process. Events are dicts, in the order the agent printed them."""
+class Agent(harness.Proc):
+    """One barbacane-agent process. Events are dicts, in the order the agent printed them.
+    A harness.Proc for the stack (alive, log_text, repr), started here with stdout piped."""
 
     kind = "agent"
 
@@ -70,19 +71,6 @@ class Agent:
     def killed(self):
         """Never a reason for Stack.wait_healthy to fail: an agent may exit on purpose."""
         return True
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def log_text(self):
-        try:
-            return Path(self.logpath).read_text("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def __repr__(self):
-        state = "running" if self.alive() else f"exited {self.popen.returncode}"
-        return f"<{self.name} pid={self.pid} {state}>"
 
     # --- events
     def _read(self):

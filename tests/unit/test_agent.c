@@ -1,7 +1,7 @@
 /* test_agent.c — cmocka tests of barbacane-agent's pure parts (dataplane-hub/agent): URL joining,
  * the message codec, backoff, the manifest hash and the artifact check against real artifacts
  * built by the project's writer (cc_bca_build) and corrupted copies of them.
- * Owns: the golden inputs of BCA-FORMAT.md §12.1 and the digests §12 states. */
+ * Owns: the digests §12 states (the §12.1 inputs: bca_example.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,8 +24,7 @@
 #include "agent/ag_out.h"
 #include "agent/ag_url.h"
 #include "agent/ag_worker.h"
-#include "cc_bca.h"
-#include "cc_json.h"
+#include "bca_example.h"
 #include "cm_util.h"
 
 /* The digests BCA-FORMAT.md §12.3 and §12.5 state for the worked example. */
@@ -279,133 +278,26 @@ static void test_backoff(void **state)
 
 /* ---------------------------------------------------------------- artifacts (§12.1 inputs) */
 
-static const char s_api_yaml[] =
-    "openapi: \"3.1.0\"\n"
-    "info:\n"
-    "  title: Hello API\n"
-    "  version: \"1.0.0\"\n"
-    "paths:\n"
-    "  /hello:\n"
-    "    get:\n"
-    "      operationId: getHello\n"
-    "      summary: Say hello\n"
-    "      parameters:\n"
-    "        - name: X-Trace-Id\n"
-    "          in: header\n"
-    "          schema:\n"
-    "            type: string\n"
-    "      responses:\n"
-    "        \"200\":\n"
-    "          description: A greeting\n"
-    "          content:\n"
-    "            application/json:\n"
-    "              schema:\n"
-    "                $ref: \"#/components/schemas/Greeting\"\n"
-    "      x-barbacane-dispatch:\n"
-    "        name: mock\n"
-    "        config:\n"
-    "          status: 200\n"
-    "          body: '{\"message\":\"hello\"}'\n"
-    "components:\n"
-    "  schemas:\n"
-    "    Greeting:\n"
-    "      type: object\n"
-    "      properties:\n"
-    "        message:\n"
-    "          type: string\n";
-
-static const unsigned char s_mock_wasm[8] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00 };
-
-static json_t *s_sorted(const char *text)
-{
-    json_t *raw = json_loads(text, 0, NULL);
-    assert_non_null(raw);
-    json_t *sorted = cc_json_sorted(raw);
-    json_decref(raw);
-    assert_non_null(sorted);
-    return sorted;
-}
-
-/* The §12.2 routes.json (format 6 with allowed_request_headers, 4 without). */
-static char *s_routes(int format, size_t *len)
-{
-    json_t *param = json_pack("{s:s, s:s, s:b, s:o}", "name", "X-Trace-Id", "location", "header",
-                              "required", 0, "schema", s_sorted("{\"type\": \"string\"}"));
-    json_t *dispatch = json_pack("{s:s, s:o}", "name", "mock", "config",
-                                 s_sorted("{\"status\": 200, \"body\": \"{\\\"message\\\":"
-                                          "\\\"hello\\\"}\"}"));
-    json_t *schema = s_sorted("{\"$ref\": \"#/$defs/Greeting\", \"$defs\": {\"Greeting\": "
-                              "{\"type\": \"object\", \"properties\": {\"message\": "
-                              "{\"type\": \"string\"}}}}}");
-    json_t *responses = json_pack("{s:{s:{s:{s:o}}}}", "200", "content", "application/json",
-                                  "schema", schema);
-    json_t *op = json_pack("{s:i, s:s, s:s, s:s, s:s, s:n, s:[o], s:n, s:o, s:[], s:b, s:n, "
-                           "s:o, s:n, s:n}",
-                           "index", 0, "path", "/hello", "method", "GET",
-                           "operation_id", "getHello", "summary", "Say hello", "description",
-                           "parameters", param, "request_body", "dispatch", dispatch,
-                           "middlewares", "deprecated", 0, "sunset", "responses", responses,
-                           "mcp_enabled", "mcp_description");
-    assert_non_null(op);
-    if (format == 6)
-        json_object_set_new(op, "allowed_request_headers", json_pack("[s]", "x-trace-id"));
-    json_t *routes = json_pack("{s:[o]}", "operations", op);
-    char *text = cc_json_pretty(routes, len);
-    json_decref(routes);
-    assert_non_null(text);
-    return text;
-}
-
 typedef struct {
-    cc_bca_spec_t spec;
-    cc_bca_plugin_t plugin;
-    cc_bca_input_t in;
-    char *routes;
+    s_golden_t g;
     cc_bca_t bca;
 } s_art_t;
 
 static void s_build(s_art_t *x, int format)
 {
     memset(x, 0, sizeof *x);
-    size_t len = 0;
-    x->routes = s_routes(format, &len);
-    x->spec = (cc_bca_spec_t) { "api.yaml", (const unsigned char *) s_api_yaml,
-                                sizeof s_api_yaml - 1, "openapi", "3.1.0" };
-    x->plugin = (cc_bca_plugin_t) { "mock", "0.1.0", "dispatcher", s_mock_wasm,
-                                    sizeof s_mock_wasm, false, NULL, 0 };
-    x->in = (cc_bca_input_t) { .format = format, .compiled_at = "2026-01-01T00:00:00Z",
-                               .compiler_version = "0.1.0", .specs = &x->spec, .nspecs = 1,
-                               .plugins = &x->plugin, .nplugins = 1, .routes_json = x->routes,
-                               .routes_len = len, .routes_count = 1 };
+    s_golden_input(&x->g, format);
     char err[256] = "";
-    assert_int_equal(cc_bca_build(&x->in, &x->bca, err, sizeof err), 0);
+    assert_int_equal(cc_bca_build(&x->g.in, &x->bca, err, sizeof err), 0);
 }
 
 static void s_free_art(s_art_t *x)
 {
     cc_bca_free(&x->bca);
-    free(x->routes);
+    free(x->g.routes);
 }
 
 /* ---------------------------------------------------------------- gzip/tar surgery */
-
-static unsigned char *s_gunzip(const unsigned char *gz, size_t len, size_t *outlen)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    assert_int_equal(inflateInit2(&zs, 16 + 15), Z_OK);
-    size_t cap = 1 << 20;
-    unsigned char *out = malloc(cap);
-    assert_non_null(out);
-    zs.next_in = (Bytef *) gz;
-    zs.avail_in = (uInt) len;
-    zs.next_out = out;
-    zs.avail_out = (uInt) cap;
-    assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-    *outlen = zs.total_out;
-    inflateEnd(&zs);
-    return out;
-}
 
 static unsigned char *s_gzip(const unsigned char *data, size_t len, size_t *outlen)
 {
@@ -454,8 +346,8 @@ typedef void (*s_edit_fn)(unsigned char *tar, size_t *len, size_t cap);
 static int s_check_edited(const cc_bca_t *bca, s_edit_fn edit, char *err, size_t errlen)
 {
     size_t tlen = 0;
-    unsigned char *tar = s_gunzip(bca->data, bca->len, &tlen);
-    size_t cap = 1 << 20;
+    unsigned char *tar = s_gunzip(bca->data, bca->len, 1024, &tlen);
+    size_t cap = tlen + 1024;
     edit(tar, &tlen, cap);
     size_t glen = 0;
     unsigned char *gz = s_gzip(tar, tlen, &glen);
@@ -633,7 +525,7 @@ static void test_check_rejects_bad_gzip_layers(void **state)
     /* not gzip at all, and a plain (uncompressed) tar */
     assert_int_equal(ag_check_buffer("hello", 5, &info, err, sizeof err), -1);
     size_t tlen = 0;
-    unsigned char *tar = s_gunzip(x.bca.data, x.bca.len, &tlen);
+    unsigned char *tar = s_gunzip(x.bca.data, x.bca.len, 1024, &tlen);
     assert_int_equal(ag_check_buffer(tar, tlen, &info, err, sizeof err), -1);
     free(tar);
     free(two);
@@ -682,7 +574,7 @@ static void test_manifest_hash_matches_the_writer(void **state)
         assert_int_equal(m->version, format);
         size_t len = 0;
         char *mine = ag_manifest_hash_text(m, &len);
-        char *theirs = cc_bca_hash_text(&x.in, NULL, err, sizeof err);
+        char *theirs = cc_bca_hash_text(&x.g.in, NULL, err, sizeof err);
         assert_non_null(mine);
         assert_non_null(theirs);
         assert_string_equal(mine, theirs);  /* two implementations, one text */
@@ -705,24 +597,24 @@ static void test_manifest_hash_full_policy(void **state)
     s_art_t x;
     s_build(&x, 6);
     static const char *const hf[] = { "log", "context_get", "http_call" };
-    x.plugin.body_access = true;
-    x.plugin.host_functions = hf;
-    x.plugin.n_host_functions = 3;
-    x.in.mcp_enabled = true;
-    x.in.mcp_server_name = "Hello API";
-    x.in.capabilities_enforced = true;
-    x.in.has_waf = true;
-    x.in.waf = (cc_bca_waf_t) { false, "crs", 2, true, 7, -6, UINT64_MAX, CC_WAF_AUDIT_ON,
+    x.g.plugin.body_access = true;
+    x.g.plugin.host_functions = hf;
+    x.g.plugin.n_host_functions = 3;
+    x.g.in.mcp_enabled = true;
+    x.g.in.mcp_server_name = "Hello API";
+    x.g.in.capabilities_enforced = true;
+    x.g.in.has_waf = true;
+    x.g.in.waf = (cc_bca_waf_t) { false, "crs", 2, true, 7, -6, UINT64_MAX, CC_WAF_AUDIT_ON,
                                 true };
     cc_bca_free(&x.bca);
     char err[256] = "";
-    assert_int_equal(cc_bca_build(&x.in, &x.bca, err, sizeof err), 0);
+    assert_int_equal(cc_bca_build(&x.g.in, &x.bca, err, sizeof err), 0);
     ag_manifest_t *m = ag_manifest_parse(x.bca.manifest, x.bca.manifest_len, err, sizeof err);
     if (!m)
         fail_msg("%s", err);
     assert_string_equal(m->waf.max_response_body, "18446744073709551615");
     char *mine = ag_manifest_hash_text(m, NULL);
-    char *theirs = cc_bca_hash_text(&x.in, NULL, err, sizeof err);
+    char *theirs = cc_bca_hash_text(&x.g.in, NULL, err, sizeof err);
     assert_string_equal(mine, theirs);
     assert_non_null(strstr(mine, "host_functions=context_get,http_call,log\n"));
     assert_non_null(strstr(mine, "\tmode=DetectionOnly\tinbound=7\toutbound=-6\t"

@@ -3,48 +3,15 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "test_compile_util.h"
+#include "bca_example.h"
 
 #include <pthread.h>
 #include <zlib.h>
 
-/* BCA-FORMAT §12.1: 677 bytes, sha256 1187a5c5... */
-static const char s_golden[] =
-    "openapi: \"3.1.0\"\n"
-    "info:\n"
-    "  title: Hello API\n"
-    "  version: \"1.0.0\"\n"
-    "paths:\n"
-    "  /hello:\n"
-    "    get:\n"
-    "      operationId: getHello\n"
-    "      summary: Say hello\n"
-    "      parameters:\n"
-    "        - name: X-Trace-Id\n"
-    "          in: header\n"
-    "          schema:\n"
-    "            type: string\n"
-    "      responses:\n"
-    "        \"200\":\n"
-    "          description: A greeting\n"
-    "          content:\n"
-    "            application/json:\n"
-    "              schema:\n"
-    "                $ref: \"#/components/schemas/Greeting\"\n"
-    "      x-barbacane-dispatch:\n"
-    "        name: mock\n"
-    "        config:\n"
-    "          status: 200\n"
-    "          body: '{\"message\":\"hello\"}'\n"
-    "components:\n"
-    "  schemas:\n"
-    "    Greeting:\n"
-    "      type: object\n"
-    "      properties:\n"
-    "        message:\n"
-    "          type: string\n";
+/* s_api_yaml (bca_example.h) is the §12.1 spec: 677 bytes, sha256 1187a5c5... */
 
 /* BCA-FORMAT §12.2, exactly. */
-static const char s_golden_routes[] =
+static const char s_expected_routes[] =
     "{\n"
     "  \"operations\": [\n"
     "    {\n"
@@ -114,28 +81,10 @@ static void test_golden_input(void **state)
 {
     (void)state;
     char hex[65];
-    assert_int_equal(strlen(s_golden), 677);
-    s_sha(s_golden, strlen(s_golden), hex);
+    assert_int_equal(strlen(s_api_yaml), 677);
+    s_sha(s_api_yaml, strlen(s_api_yaml), hex);
     assert_string_equal(hex, "1187a5c597437720fb4fd8047e47272ad7e117cf4aadf4764b21ff58ed2ac0ae");
-    assert_int_equal(strlen(s_golden_routes), 1295);
-}
-
-/* Decompresses the .bca (one gzip member) into a malloc'd tar. */
-static unsigned char *s_gunzip(const cc_bca_t *a, size_t *len)
-{
-    size_t cap = 1 << 20;
-    unsigned char *out = malloc(cap);
-    z_stream z = {0};
-    assert_int_equal(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
-    z.next_in = a->data;
-    z.avail_in = (uInt)a->len;
-    z.next_out = out;
-    z.avail_out = (uInt)cap;
-    int rc = inflate(&z, Z_FINISH);
-    assert_int_equal(rc, Z_STREAM_END);
-    *len = z.total_out;
-    inflateEnd(&z);
-    return out;
+    assert_int_equal(strlen(s_expected_routes), 1295);
 }
 
 /* The bytes of a tar entry (GNU headers, names < 100 bytes). */
@@ -158,7 +107,7 @@ static void s_golden_run(int format, size_t routes_len, const char *routes_sha,
 {
     cc_options_t o = s_opts(format);
     cc_result_t r;
-    assert_int_equal(s_compile_text("api.yaml", s_golden, &o, &r), CC_OK);
+    assert_int_equal(s_compile_text("api.yaml", s_api_yaml, &o, &r), CC_OK);
     assert_int_equal(r.nfindings, 0);
     assert_int_equal(r.routes_count, 1);
     assert_int_equal(r.routes_len, routes_len);
@@ -171,7 +120,7 @@ static void s_golden_run(int format, size_t routes_len, const char *routes_sha,
     assert_string_equal(r.plugins[0].version, "0.1.0");
     /* The routes.json inside the artifact is the same text. */
     size_t tlen, elen;
-    unsigned char *tar = s_gunzip(&r.artifact, &tlen);
+    unsigned char *tar = s_gunzip(r.artifact.data, r.artifact.len, 0, &tlen);
     const unsigned char *entry = s_tar_entry(tar, tlen, "routes.json", &elen);
     assert_non_null(entry);
     assert_int_equal(elen, r.routes_len);
@@ -187,8 +136,8 @@ static void test_golden_format6(void **state)
     (void)state;
     cc_options_t o = s_opts(6);
     cc_result_t r;
-    assert_int_equal(s_compile_text("api.yaml", s_golden, &o, &r), CC_OK);
-    assert_string_equal(r.routes_json, s_golden_routes);
+    assert_int_equal(s_compile_text("api.yaml", s_api_yaml, &o, &r), CC_OK);
+    assert_string_equal(r.routes_json, s_expected_routes);
     cc_result_free(&r);
     s_golden_run(6, 1295, "f6618f913b635e4768d56b2835224b584ad1ab518d1125c98ce528ad0720eea3",
                  "sha256:591e3bc06c894b7d4e94d7a358cd88ade3f0cc38ee9418335cd7c4cf5245db56");
@@ -214,7 +163,7 @@ static void *s_compile_thread(void *arg)
     for (int i = 0; i < 20; i++) {
         cc_options_t o = s_opts(6);
         cc_result_t r;
-        out->status = s_compile_text("api.yaml", s_golden, &o, &r);
+        out->status = s_compile_text("api.yaml", s_api_yaml, &o, &r);
         snprintf(out->hash, sizeof out->hash, "%s", r.artifact.artifact_hash);
         out->routes_len = r.routes_len;
         cc_result_free(&r);

@@ -108,7 +108,7 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && br
 cat <<MSG
 
   Barbacane control plane is running at http://127.0.0.1:$PORT
-  Admin token: var/admin-token. Try:
+  Admin token: $(head -n 1 "$VAR/admin-token") (in var/admin-token). Try:
     curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:$PORT/projects
   Data planes connect to ws://127.0.0.1:$PORT/ws/data-plane (hubs: $HUB_LIST)
   Processes: gateway, $REGISTRY_WORKERS x registry, $COMPILER_WORKERS x compiler, $HUBS x hub

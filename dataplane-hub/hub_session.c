@@ -195,18 +195,28 @@ static void s_register(hub_session_t *s, hub_in_t *in)
     hub_mbox_post(srv->to_worker, &it);
 }
 
+/* Input the hub cannot take. The data plane drops a connection whose first frame is anything
+ * but registered/registration_failed, so before registration the answer is a rejection that
+ * says why; while registering nothing is sent; once live, an error and the session goes on. */
+static void s_refuse(hub_session_t *s, const char *why)
+{
+    if (s->state == HUB_SS_AWAIT)
+        hub_session_reject(s, why);
+    else if (s->state == HUB_SS_LIVE)
+        s_error(s, why);
+}
+
 static void s_await(hub_session_t *s, hub_in_t *in, int rc, const char *err)
 {
     char why[200];
-    if (in->type == HUB_IN_REGISTER && rc != 0) {
-        snprintf(why, sizeof why, "malformed register: %s", err);
-        hub_session_reject(s, why);
-    } else if (rc != 0) {
-        s_error(s, err);
+    if (rc != 0) {
+        snprintf(why, sizeof why, "malformed %s: %s",
+                 in->type == HUB_IN_REGISTER ? "register" : "message", err);
+        s_refuse(s, why);
     } else if (in->type == HUB_IN_REGISTER) {
         s_register(s, in);
     } else {
-        s_error(s, "the first message must be register");
+        s_refuse(s, "the first message must be register");
     }
 }
 
@@ -320,10 +330,10 @@ int hub_session_receive(hub_session_t *s, const unsigned char *in, size_t len)
         return 0;
     char why[96];
     if (s->rx_binary) {
-        s_error(s, "binary frames are not accepted; messages are JSON text");
+        s_refuse(s, "binary frames are not accepted; messages are JSON text");
     } else if (s->rx_skip) {
         snprintf(why, sizeof why, "message exceeds %ld bytes", s->srv->cfg->max_message);
-        s_error(s, why);
+        s_refuse(s, why);
     } else if (!first) {
         s_message(s, s->rx, s->rx_len);
     }

@@ -434,12 +434,31 @@ def test_heartbeat_ack_and_row_fresh(hstack, hub, tenant):
         dp.close()
 
 
+@pytest.mark.parametrize("frame, why", [
+    ((1, b"not json at all"), "malformed"),
+    ((1, json.dumps({"type": "heartbeat"}).encode()), "first message must be register"),
+    ((2, b"\x00\x01binary"), "binary"),
+    ((1, json.dumps({"type": "register", "metadata": {"pad": "x" * 70000}}).encode()), "exceeds"),
+])
+def test_bad_input_before_registering_is_a_registration_failure(hstack, hub, frame, why):
+    """The data plane drops a connection whose first frame is not registered or
+    registration_failed, so the hub says why with the latter, then closes."""
+    ws = RawWS(hub.ws_port)
+    try:
+        ws.send_frame(*frame)
+        msg = ws.recv_json()
+        assert msg["type"] == "registration_failed" and why in msg["reason"], msg
+        op, payload = ws.recv_frame()
+        assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1008
+    finally:
+        ws.close()
+    assert hub.alive()
+
+
 def test_garbage_unknown_and_oversize_get_error_and_the_hub_lives(hstack, hub, tenant):
     pid, key = tenant
     ws = RawWS(hub.ws_port)
     try:
-        ws.send_frame(1, b"not json at all")   # before registering: error, session kept
-        assert ws.recv_json()["type"] == "error"
         ws.send_json({"type": "register", "project_id": pid, "api_key": key["key"]})
         assert ws.recv_json()["type"] == "registered"
         cases = [b"{", b"[1,2,3]", b'{"type":7}', json.dumps({"type": "subscribe"}).encode(),

@@ -278,3 +278,11 @@ uint64_t cm_fd_limit_raise(uint64_t want)
     }
     return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t) rl.rlim_cur;
 }
+
+bool cm_no_controls(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}

@@ -45,6 +45,9 @@ size_t cm_utf8_len(const char *s);
 /* Raises the soft limit on open files to want (never past the hard limit, never lowered);
  * returns the soft limit in force afterwards (0 when it cannot be read, UINT64_MAX unlimited). */
 uint64_t cm_fd_limit_raise(uint64_t want);
+/* True when s (NULL counts as empty) holds no ASCII control character (C0 or DEL): text that
+ * is shown and logged (names, keys). */
+bool cm_no_controls(const char *s);
 /* Trims ASCII white space in place; returns s. */
 char *cm_trim(char *s);
 

@@ -18,24 +18,7 @@
     { name, type, def, offsetof(hub_config_t, field), help, NULL }
 
 static const cm_opt_t s_opts[] = {
-    PR_SVC_OPT(hub_config_t, svc, "database-url", CM_OPT_STR, "", database_url,
-               "PostgreSQL conninfo or URL", "DATABASE_URL"),
-    PR_SVC_OPT(hub_config_t, svc, "events-out", CM_OPT_STR, "tcp://127.0.0.1:5557", events_out,
-               "event proxy endpoint subscribers connect to (XPUB)", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "mesh-keys", CM_OPT_STR, "", mesh_keys,
-               "directory with this process's key pair and the gateway's public key", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "mesh-key-name", CM_OPT_STR, "", mesh_key_name,
-               "the key pair to use (default: hub)", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "insecure-mesh", CM_OPT_BOOL, "false", insecure_mesh,
-               "plain ZeroMQ sockets without keys (loopback development only)", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "service-secret-file", CM_OPT_STR, "", secret_file,
-               "file with the secret the services share (>= 32 bytes, mode 0600)", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "db-wait-ms", CM_OPT_INT, "30000", db_wait_ms,
-               "how long to retry the first database connection", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "instance", CM_OPT_STR, "", instance,
-               "instance name in logs and in the hubs table", NULL),
-    PR_SVC_OPT(hub_config_t, svc, "log-level", CM_OPT_STR, "info", log_level,
-               "debug, info, warn or error", NULL),
+    PR_SERVICE_BASE_OPTIONS(hub_config_t, svc),
     HUB_OPT("ws-bind", CM_OPT_STR, "127.0.0.1", ws_bind, "address the WebSocket port binds"),
     HUB_OPT("ws-port", CM_OPT_INT, "9091", ws_port, "WebSocket port (GET /ws/data-plane)"),
     HUB_OPT("download-base", CM_OPT_STR, "", download_base,
@@ -43,7 +26,7 @@ static const cm_opt_t s_opts[] = {
     HUB_OPT("heartbeat-interval-s", CM_OPT_INT, "10", heartbeat_s,
             "heartbeat_interval_secs told to data planes (>= 1)"),
     HUB_OPT("register-timeout-s", CM_OPT_INT, "10", register_timeout_s,
-            "seconds a socket has to register"),
+            "seconds a socket has to register (1-29: the data plane waits 30 s for an answer)"),
     HUB_OPT("max-sessions", CM_OPT_INT, "20000", max_sessions, "WebSocket sessions in all"),
     HUB_OPT("max-unauthenticated", CM_OPT_INT, "1000", max_unauth,
             "sessions not registered yet"),
@@ -74,7 +57,7 @@ static int s_validate(const hub_config_t *c)
 {
     int rc = s_range("ws-port", c->ws_port, 1, 65535)
              | s_range("heartbeat-interval-s", c->heartbeat_s, 1, 3600)
-             | s_range("register-timeout-s", c->register_timeout_s, 1, 120)
+             | s_range("register-timeout-s", c->register_timeout_s, 1, 29)
              | s_range("max-sessions", c->max_sessions, 1, 1000000)
              | s_range("max-unauthenticated", c->max_unauth, 1, c->max_sessions)
              | s_range("max-message-bytes", c->max_message, 1024, 1048576)
@@ -168,7 +151,6 @@ int main(int argc, char **argv)
     if (s_validate(&c) != 0)
         return 2;
     cm_log_init("hub", c.svc.instance, c.svc.log_level);
-    c.svc.broker = c.svc.events_out;   /* the one mesh endpoint a hub uses (insecure check) */
     s_block_signals();
     s_raise_nofile(&c);
     pr_service_base_t base;

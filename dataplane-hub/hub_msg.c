@@ -20,15 +20,6 @@ static int s_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* True when s has no ASCII control characters (the name and key are shown and logged). */
-static bool s_printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char) *s < 0x20 || (unsigned char) *s == 0x7f)
-            return false;
-    return true;
-}
-
 static bool s_blank(const char *s)
 {
     for (; *s; s++)
@@ -134,12 +125,12 @@ static int s_register(json_t *doc, hub_in_t *in, char *err, size_t errlen)
                           errlen);
     if (rc < 0)
         return -1;
-    if (rc == 0 || !s_printable(in->api_key))
+    if (rc == 0 || !cm_no_controls(in->api_key))
         return s_fail(err, errlen, "api_key is required (a string of printable characters)");
     rc = s_opt_string(doc, "name", in->name, sizeof in->name, HUB_MSG_NAME_MAX, err, errlen);
     if (rc < 0)
         return -1;
-    if (rc == 1 && (!s_printable(in->name) || s_blank(in->name)))
+    if (rc == 1 && (!cm_no_controls(in->name) || s_blank(in->name)))
         return s_fail(err, errlen, "name must not be blank or contain control characters");
     in->has_name = rc == 1;
     return s_metadata(doc, in, err, errlen);

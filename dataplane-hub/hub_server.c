@@ -4,6 +4,7 @@
  * the database thread, and the timer sweep that batches heartbeat writes. Owns all of it. */
 #include "hub_server_int.h"
 #include "cm_secret.h"
+#include "cm_problem.h"
 #include "cm_util.h"
 #include <jansson.h>
 #include <strings.h>
@@ -155,16 +156,6 @@ hub_buf_t *hub_server_announce(hub_server_t *self, hub_project_t *p, int64_t now
 
 /* ---------------------------------------------------------------- HTTP before an upgrade */
 
-static const struct {
-    unsigned status;
-    const char *kind, *title;
-} s_problems[] = {
-    { 400, "bad-request", "Bad Request" },
-    { 401, "unauthorized", "Unauthorized" },
-    { 404, "not-found", "Not Found" },
-    { 503, "service-unavailable", "Service Unavailable" },
-};
-
 /* Writes a whole HTTP/1.1 response, headers and body in one write (as lws does for its own
  * status pages). The status line is ours: before an upgrade lws would answer HTTP/1.0. */
 static int s_http_write(struct lws *wsi, unsigned status, const char *title, const char *ctype,
@@ -199,20 +190,11 @@ static void s_request_id(struct lws *wsi, char rid[129])
 static int s_problem(struct lws *wsi, unsigned status, const char *detail,
                      const char *instance)
 {
-    size_t i = 0;
-    while (i + 1 < sizeof s_problems / sizeof s_problems[0] && s_problems[i].status != status)
-        i++;
-    char rid[129], kind[64];
+    char rid[129];
     s_request_id(wsi, rid);
-    snprintf(kind, sizeof kind, "urn:barbacane:error:%s", s_problems[i].kind);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", kind, "title",
-                            s_problems[i].title, "status", (int) status, "detail", detail,
-                            "instance", instance && cm_utf8_valid((const unsigned char *) instance,
-                                                                  strlen(instance))
-                                            ? instance : HUB_WS_PATH, "request_id", rid);
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    int rc = body ? s_http_write(wsi, status, s_problems[i].title, "application/problem+json",
+    char *body = cm_problem_json((int) status, detail, instance ? instance : HUB_WS_PATH, rid,
+                                 NULL, NULL);
+    int rc = body ? s_http_write(wsi, status, cm_problem_title((int) status), CM_PROBLEM_CT,
                                  body, rid) : -1;
     free(body);
     return rc;
@@ -258,12 +240,19 @@ static int s_http(hub_server_t *self, struct lws *wsi, const char *uri)
 {
     int rc;
     if (uri && strcmp(uri, "/health") == 0) {
-        char body[256], rid[129];
+        char body[640], rid[129];
         s_request_id(wsi, rid);
         snprintf(body, sizeof body,
                  "{\"status\":\"healthy\",\"hub_id\":\"%s\",\"sessions\":%zu,"
-                 "\"registered\":%zu,\"unauthenticated\":%zu}",
-                 self->hub_id, self->n_sessions, self->n_live, self->n_unauth);
+                 "\"registered\":%zu,\"unauthenticated\":%zu,\"totals\":{\"upgrades\":%llu,"
+                 "\"refused\":%llu,\"registrations\":%llu,\"rejections\":%llu,\"errors\":%llu,"
+                 "\"announcements\":%llu,\"dropped\":%llu}}",
+                 self->hub_id, self->n_sessions, self->n_live, self->n_unauth,
+                 (unsigned long long) self->stats.upgrades, (unsigned long long) self->stats.refused,
+                 (unsigned long long) self->stats.registered,
+                 (unsigned long long) self->stats.rejected, (unsigned long long) self->stats.errors,
+                 (unsigned long long) self->stats.announced,
+                 (unsigned long long) self->stats.dropped);
         rc = s_http_write(wsi, 200, "OK", "application/json", body, rid);
     } else if (uri && strcmp(uri, HUB_WS_PATH) == 0) {
         rc = s_problem(wsi, 400, "this endpoint needs a WebSocket upgrade", uri);

@@ -252,8 +252,11 @@ static void s_live(hub_session_t *s, const hub_in_t *in, int rc, const char *err
         s_downloaded(s, in);
     else if (in->type == HUB_IN_REGISTER)
         s_error(s, "already registered");
-    else
-        s_error(s, "unknown message type");
+    else {
+        char why[HUB_MSG_TYPE_MAX + 32];
+        snprintf(why, sizeof why, "unknown message type '%s'", in->type_name);
+        s_error(s, why);
+    }
 }
 
 static void s_message(hub_session_t *s, const unsigned char *text, size_t len)

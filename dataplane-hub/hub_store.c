@@ -137,7 +137,6 @@ int hub_store_register(cm_db_t *db, const char *hub_id, const hub_item_t *req,
             break;
     if (rc != 0) {
         out->ok = false;
-        out->retryable = true;
         snprintf(out->reason, sizeof out->reason,
                  "the control plane cannot record the registration now; retry later");
     }

@@ -21,7 +21,6 @@ typedef struct {
 
 typedef struct {
     bool ok;
-    bool retryable;            /* refused for a database failure, not for the key */
     char reason[160];          /* registration_failed reason when !ok */
     char dp_id[37], key_id[37], name[HUB_MSG_NAME_MAX + 1];
     int64_t key_expires_ms;
@@ -30,7 +29,7 @@ typedef struct {
 /* Checks the key of a REGISTER item (hash, revoked, expired incl. rotation grace, project,
  * scope; touches last_used_at) and takes the (project, name) row for this session, or a fresh
  * dp-<id> row when nameless. Returns 0 (out->ok says whether it registered) or -1 on a
- * database failure (out->reason filled, out->retryable set). */
+ * database failure (out->reason filled, saying to retry later). */
 int hub_store_register(cm_db_t *db, const char *hub_id, const hub_item_t *req,
                        hub_reg_result_t *out);
 /* Marks the row of a closed session offline, only while it still names that session. 0/-1. */

@@ -116,7 +116,10 @@ hub_mbox_t *hub_worker_inbox(hub_worker_t *self)
 hub_keys_t *hub_worker_load_keys(hub_worker_t *self)
 {
     hub_store_keys_fingerprint(self->db, self->keys_fp);
-    return hub_store_load_keys(self->db);
+    hub_keys_t *keys = hub_store_load_keys(self->db);
+    if (keys)   /* fresh: the thread's first look reloads only when the keys have changed */
+        self->t_keys_full = cm_mono_ms() + HUB_KEYS_FULL_MS;
+    return keys;
 }
 
 /* ---------------------------------------------------------------- posting to the lws thread */

@@ -141,14 +141,6 @@ json_t *pr_req_object_opt(const pr_request_t *req, pr_out_t *out)
     return req->body_len ? pr_req_object(req, out) : json_object();
 }
 
-bool pr_text_ok(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char) *s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
 /* True when res holds a row; otherwise answers with the database error or 404 (missing). */
 static bool s_has_row(pr_out_t *out, const pr_request_t *req, const PGresult *res,
                       const char *missing)

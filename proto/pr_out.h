@@ -62,7 +62,5 @@ json_t *pr_req_object(const pr_request_t *req, pr_out_t *out);
 /* An optional JSON object body (absent, empty or an object); NULL after answering 400, else
  * a new reference ({} when there was none). */
 json_t *pr_req_object_opt(const pr_request_t *req, pr_out_t *out);
-/* True when s is text a name may hold: no C0 control characters and no DEL. */
-bool pr_text_ok(const char *s);
 
 #endif

@@ -229,8 +229,11 @@ int pr_service_base_init(const pr_service_config_t *c, pr_role_t role, pr_servic
             pr_service_base_fini(b);
             return -1;
         }
-        if (c->insecure_mesh && !pr_endpoint_is_local(c->broker))
-            cm_warn("insecure mesh to a broker that is not on this host: %s", c->broker);
+        const char *endpoints[] = { c->broker, c->events, c->events_out };
+        for (size_t i = 0; c->insecure_mesh && i < sizeof endpoints / sizeof endpoints[0]; i++)
+            if (endpoints[i] && *endpoints[i] && !pr_endpoint_is_local(endpoints[i]))
+                cm_warn("insecure mesh to an endpoint that is not on this host: %s",
+                        endpoints[i]);
     }
     b->db = cm_db_new(c->database_url, (int) c->db_wait_ms);
     if (!b->db) {

@@ -13,7 +13,8 @@
 #include "pr_worker.h"
 
 /* The configuration every service process shares; a service's own config struct embeds it
- * and its option table starts with PR_SERVICE_OPTIONS(its type, the member's name). */
+ * and its option table starts with PR_SERVICE_OPTIONS(its type, the member's name), or
+ * PR_SERVICE_BASE_OPTIONS for a service that is not a worker. */
 typedef struct {
     const char *database_url, *broker, *events, *events_out;
     const char *mesh_keys, *mesh_key_name, *secret_file, *instance, *log_level;
@@ -23,13 +24,10 @@ typedef struct {
 
 #define PR_SVC_OPT(T, m, name, type, def, field, help, alt) \
     { name, type, def, offsetof(T, m.field), help, alt }
-#define PR_SERVICE_OPTIONS(T, m)                                                                  \
+/* What every service process takes (the hub too: it has no worker). */
+#define PR_SERVICE_BASE_OPTIONS(T, m)                                                             \
     PR_SVC_OPT(T, m, "database-url", CM_OPT_STR, "", database_url, "PostgreSQL conninfo or URL",   \
                "DATABASE_URL"),                                                                   \
-    PR_SVC_OPT(T, m, "broker", CM_OPT_STR, "tcp://127.0.0.1:5555", broker, "broker endpoint",      \
-               NULL),                                                                             \
-    PR_SVC_OPT(T, m, "events", CM_OPT_STR, "tcp://127.0.0.1:5556", events,                        \
-               "event proxy endpoint publishers connect to (XSUB)", NULL),                        \
     PR_SVC_OPT(T, m, "events-out", CM_OPT_STR, "tcp://127.0.0.1:5557", events_out,                \
                "event proxy endpoint subscribers connect to (XPUB)", NULL),                       \
     PR_SVC_OPT(T, m, "mesh-keys", CM_OPT_STR, "", mesh_keys,                                      \
@@ -40,18 +38,25 @@ typedef struct {
                "plain ZeroMQ sockets without keys (loopback development only)", NULL),            \
     PR_SVC_OPT(T, m, "service-secret-file", CM_OPT_STR, "", secret_file,                          \
                "file with the secret the services share (>= 32 bytes, mode 0600)", NULL),         \
+    PR_SVC_OPT(T, m, "db-wait-ms", CM_OPT_INT, "30000", db_wait_ms,                               \
+               "how long to retry the first database connection", NULL),                          \
+    PR_SVC_OPT(T, m, "instance", CM_OPT_STR, "", instance, "instance name in logs", NULL),        \
+    PR_SVC_OPT(T, m, "log-level", CM_OPT_STR, "info", log_level, "debug, info, warn or error",    \
+               NULL)
+/* What a brokered service (a worker) takes besides. */
+#define PR_SERVICE_WORKER_OPTIONS(T, m)                                                           \
+    PR_SVC_OPT(T, m, "broker", CM_OPT_STR, "tcp://127.0.0.1:5555", broker, "broker endpoint",      \
+               NULL),                                                                             \
+    PR_SVC_OPT(T, m, "events", CM_OPT_STR, "tcp://127.0.0.1:5556", events,                        \
+               "event proxy endpoint publishers connect to (XSUB)", NULL),                        \
     PR_SVC_OPT(T, m, "heartbeat-ms", CM_OPT_INT, "1000", heartbeat_ms, "heartbeat interval", NULL),\
     PR_SVC_OPT(T, m, "liveness", CM_OPT_INT, "3", liveness,                                       \
                "missed heartbeats before reconnecting", NULL),                                    \
     PR_SVC_OPT(T, m, "credit", CM_OPT_INT, "8", credit,                                           \
                "requests the broker may queue at this worker", NULL),                             \
-    PR_SVC_OPT(T, m, "db-wait-ms", CM_OPT_INT, "30000", db_wait_ms,                               \
-               "how long to retry the first database connection", NULL),                          \
     PR_SVC_OPT(T, m, "migrate-only", CM_OPT_BOOL, "false", migrate_only,                          \
-               "apply migrations and exit", NULL),                                                \
-    PR_SVC_OPT(T, m, "instance", CM_OPT_STR, "", instance, "instance name in logs", NULL),        \
-    PR_SVC_OPT(T, m, "log-level", CM_OPT_STR, "info", log_level, "debug, info, warn or error",    \
-               NULL)
+               "apply migrations and exit", NULL)
+#define PR_SERVICE_OPTIONS(T, m) PR_SERVICE_BASE_OPTIONS(T, m), PR_SERVICE_WORKER_OPTIONS(T, m)
 
 /* What a service process starts with: its mesh keys, the shared secret and the database,
  * migrated. Each step logs its failure. */

@@ -2,6 +2,7 @@
  * liveness clocks, the reconnect timer and the requests received but not yet taken. */
 #include "pr_worker.h"
 #include "pr_mdp.h"
+#include "cm_backoff.h"
 #include "cm_log.h"
 #include "cm_util.h"
 
@@ -13,7 +14,8 @@ struct pr_worker {
     char *broker, *service;
     const pr_mesh_t *mesh;
     zsock_t *sock;               /* NULL while waiting to reconnect */
-    int heartbeat_ms, liveness, credit, backoff_ms;
+    int heartbeat_ms, liveness, credit;
+    unsigned attempts;          /* reconnects since the last READY was answered */
     int64_t heartbeat_at;        /* next heartbeat to send */
     int lives;                   /* heartbeat intervals left without a word from the broker */
     bool heard;                  /* something arrived in the current interval */
@@ -66,18 +68,16 @@ static int s_connect(pr_worker_t *self)
     return 0;
 }
 
-/* Drops the connection and arms the reconnect timer: backoff doubling up to the maximum,
- * each wait jittered to 50-100% so restarted workers do not reconnect in lockstep. */
+/* Drops the connection and arms the reconnect timer (cm_backoff: doubling up to the maximum,
+ * jittered so restarted workers do not reconnect in lockstep). */
 static void s_lost(pr_worker_t *self, const char *why)
 {
     zsock_destroy(&self->sock);
     uint32_t r = 0;
     cm_random_bytes(&r, sizeof r);
-    int wait = self->backoff_ms / 2 + (int) (r % (uint32_t) (self->backoff_ms / 2 + 1));
+    int64_t wait = cm_backoff_ms(PR_RECONNECT_MIN_MS, PR_RECONNECT_MAX_MS, self->attempts++, r);
     self->reconnect_at = cm_mono_ms() + wait;
-    cm_warn("%s; reconnecting to %s in %d ms", why, self->broker, wait);
-    self->backoff_ms = self->backoff_ms * 2 > PR_RECONNECT_MAX_MS ? PR_RECONNECT_MAX_MS
-                                                                  : self->backoff_ms * 2;
+    cm_warn("%s; reconnecting to %s in %lld ms", why, self->broker, (long long) wait);
 }
 
 pr_worker_t *pr_worker_new(const pr_worker_args_t *a)
@@ -92,7 +92,6 @@ pr_worker_t *pr_worker_new(const pr_worker_args_t *a)
     self->mesh = a->mesh;
     self->heartbeat_ms = a->heartbeat_ms > 0 ? a->heartbeat_ms : PR_HEARTBEAT_MS;
     self->liveness = a->liveness > 0 ? a->liveness : PR_LIVENESS;
-    self->backoff_ms = PR_RECONNECT_MIN_MS;
     self->credit = a->credit >= 1 && a->credit <= PR_MAX_CREDIT ? a->credit : 1;
     self->pending = zlistx_new();
     if (!self->broker || !self->service || !self->pending) {
@@ -149,7 +148,7 @@ static bool s_handle_one(pr_worker_t *self, zmsg_t **msg_p)
         return true;
     }
     s_heard(self);
-    self->backoff_ms = PR_RECONNECT_MIN_MS;
+    self->attempts = 0;
     bool keep = true;
     if (m.cmd == PR_W_REQUEST) {
         pr_worker_req_t *req = calloc(1, sizeof *req);

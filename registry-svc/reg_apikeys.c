@@ -124,7 +124,7 @@ static bool s_key_name(const pr_request_t *req, pr_out_t *out, json_t *v)
     for (const char *p = s; p && *p; p++)
         blank &= isspace((unsigned char) *p) != 0;
     if (!s || blank || cm_utf8_len(s) > 200 || strlen(s) != json_string_length(v)
-        || !pr_text_ok(s)) {
+        || !cm_no_controls(s)) {
         pr_out_invalid(out, req, v ? "invalid" : "required", "/name",
                        "name is required: a non-blank string of at most 200 characters "
                        "without control characters");

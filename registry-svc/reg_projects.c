@@ -33,7 +33,7 @@ static bool s_name(const pr_request_t *req, pr_out_t *out, json_t *doc, bool req
     }
     if (cm_utf8_len(json_string_value(v)) > REG_NAME_MAX
         || strlen(json_string_value(v)) != json_string_length(v)
-        || !pr_text_ok(json_string_value(v))) {
+        || !cm_no_controls(json_string_value(v))) {
         pr_out_invalid(out, req, "invalid", "/name",
                        "name must be at most 200 characters without control characters");
         return false;

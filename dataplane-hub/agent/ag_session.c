@@ -2,7 +2,7 @@
  * must be registered/registration_failed, heartbeats from right after registration, messages it
  * does not know only logged, disconnect only logged, hot reloads one at a time, reconnect with
  * backoff. Owns: a session, its frame queues, reassembly buffer and current artifact file. */
-#include "ag_backoff.h"
+#include "cm_backoff.h"
 #include "ag_int.h"
 #include "ag_msg.h"
 #include "cm_log.h"
@@ -183,7 +183,7 @@ static void s_conn_end(ag_session_t *s)
     /* registered before: come back after the base delay, as the data plane does */
     unsigned attempt = was == AG_S_REGISTERED ? 0 : s->attempt;
     s->attempt = attempt + 1;
-    int64_t delay = ag_backoff_ms(s->agent->cfg.reconnect_min_ms, s->agent->cfg.reconnect_max_ms,
+    int64_t delay = cm_backoff_ms(s->agent->cfg.reconnect_min_ms, s->agent->cfg.reconnect_max_ms,
                                   attempt, ag_agent_random());
     s_emit(s, AG_EV_SESSION, "reconnecting",
            json_pack("{s:I, s:i}", "delay_ms", (json_int_t) delay, "attempt", (int) attempt));

@@ -443,6 +443,7 @@ def test_heartbeat_ack_and_row_fresh(hstack, hub, tenant):
 def test_bad_input_before_registering_is_a_registration_failure(hstack, hub, frame, why):
     """The data plane drops a connection whose first frame is not registered or
     registration_failed, so the hub says why with the latter, then closes."""
+    before = hub_health(hub)["totals"]["rejections"]
     ws = RawWS(hub.ws_port)
     try:
         ws.send_frame(*frame)
@@ -452,7 +453,7 @@ def test_bad_input_before_registering_is_a_registration_failure(hstack, hub, fra
         assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1008
     finally:
         ws.close()
-    assert hub.alive()
+    assert hub_health(hub)["totals"]["rejections"] >= before + 1
 
 
 def test_garbage_unknown_and_oversize_get_error_and_the_hub_lives(hstack, hub, tenant):

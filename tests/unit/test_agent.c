@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/ag_backoff.h"
 #include "agent/ag_check.h"
 #include "agent/ag_manifest.h"
 #include "agent/ag_msg.h"
@@ -248,32 +247,6 @@ static void test_msg_encode(void **state)
     assert_string_equal(json_string_value(json_object_get(back, "artifact_id")), "a\"b/\\c\n");
     json_decref(back);
     free(t);
-}
-
-/* ---------------------------------------------------------------- backoff */
-
-static void test_backoff(void **state)
-{
-    (void) state;
-    const int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000 };
-    for (unsigned k = 0; k < sizeof want / sizeof want[0]; k++) {
-        assert_int_equal(ag_backoff_ceiling_ms(1000, 60000, k), want[k]);
-        assert_int_equal(ag_backoff_ms(1000, 60000, k, 0), want[k] - want[k] / 2);
-        assert_int_equal(ag_backoff_ms(1000, 60000, k, UINT32_MAX), want[k]);
-    }
-    assert_int_equal(ag_backoff_ceiling_ms(1000, 60000, 4000000000u), 60000);
-    assert_int_equal(ag_backoff_ceiling_ms(0, 0, 3), 1);
-    assert_int_equal(ag_backoff_ceiling_ms(500, 100, 3), 500);
-    assert_int_equal(ag_backoff_ceiling_ms(INT64_MAX / 2 + 1, INT64_MAX, 5), INT64_MAX);
-    /* the delay spreads over the upper half of the ceiling */
-    int64_t lo = INT64_MAX, hi = 0;
-    for (uint32_t r = 0; r < 4000; r++) {
-        int64_t d = ag_backoff_ms(200, 2000, 2, r * 1073741u);
-        assert_true(d >= 400 && d <= 800);
-        lo = d < lo ? d : lo;
-        hi = d > hi ? d : hi;
-    }
-    assert_true(lo < 450 && hi > 750);
 }
 
 /* ---------------------------------------------------------------- artifacts (§12.1 inputs) */
@@ -817,7 +790,6 @@ int main(void)
         cmocka_unit_test(test_msg_parse_known),
         cmocka_unit_test(test_msg_parse_rejects),
         cmocka_unit_test(test_msg_encode),
-        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_check_accepts_the_writers_artifacts),
         cmocka_unit_test(test_check_rejects_corrupted_copies),
         cmocka_unit_test(test_check_rejects_bad_gzip_layers),

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cm_backoff.h"
 #include "cm_config.h"
 #include "cm_problem.h"
 #include "cm_util.h"
@@ -599,9 +600,36 @@ static void test_config_help(void **state)
     assert_int_equal(s_parse_args(&c, 3, ARGV(A("--x-y=2"), A("--help"), NULL)), 1);
 }
 
+/* ---------------------------------------------------------------- backoff */
+
+static void test_backoff(void **state)
+{
+    (void) state;
+    const int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000 };
+    for (unsigned k = 0; k < sizeof want / sizeof want[0]; k++) {
+        assert_int_equal(cm_backoff_ceiling_ms(1000, 60000, k), want[k]);
+        assert_int_equal(cm_backoff_ms(1000, 60000, k, 0), want[k] - want[k] / 2);
+        assert_int_equal(cm_backoff_ms(1000, 60000, k, UINT32_MAX), want[k]);
+    }
+    assert_int_equal(cm_backoff_ceiling_ms(1000, 60000, 4000000000u), 60000);
+    assert_int_equal(cm_backoff_ceiling_ms(0, 0, 3), 1);
+    assert_int_equal(cm_backoff_ceiling_ms(500, 100, 3), 500);
+    assert_int_equal(cm_backoff_ceiling_ms(INT64_MAX / 2 + 1, INT64_MAX, 5), INT64_MAX);
+    /* the delay spreads over the upper half of the ceiling */
+    int64_t lo = INT64_MAX, hi = 0;
+    for (uint32_t r = 0; r < 4000; r++) {
+        int64_t d = cm_backoff_ms(200, 2000, 2, r * 1073741u);
+        assert_true(d >= 400 && d <= 800);
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+    }
+    assert_true(lo < 450 && hi > 750);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_uuid_v4_format),
         cmocka_unit_test(test_uuid_valid),
         cmocka_unit_test(test_uuid_normalize),

@@ -11,7 +11,6 @@ typedef struct s_service s_service_t;
 typedef struct {
     zframe_t *client, *tag, *env;   /* client is NULL for a local (in-process) request */
     pr_tag_t t;
-    s_service_t *service;     /* NULL until queued */
     char svc[PR_SERVICE_MAX + 1];
     bool answered;            /* a NAK went out; a late reply is dropped */
 } s_req_t;
@@ -226,7 +225,6 @@ static void s_enqueue(s_broker_t *b, s_req_t *req, const char *service)
         s_req_destroy(&req);
         return;
     }
-    req->service = s;
     zlistx_add_end(s->queue, req);
     s_dispatch(b, s);
 }

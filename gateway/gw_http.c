@@ -501,10 +501,9 @@ static bool s_hop_by_hop(const char *name)
 static void s_store_reply(gw_request_t *r, const void *data, size_t len)
 {
     pr_reply_t rep;
-    char err[128];
-    if (pr_reply_decode(data, len, &rep, err, sizeof err) != 0 || rep.status < 200
-        || rep.status > 599) {
-        cm_log(CM_LOG_ERROR, r->rid, "bad reply envelope: %s", *err ? err : "status out of range");
+    char err[128] = "";
+    if (pr_reply_decode(data, len, &rep, err, sizeof err) != 0) {   /* status 200-599 only */
+        cm_log(CM_LOG_ERROR, r->rid, "bad reply envelope: %s", err);
         r->status = 500;
         r->detail = "the service sent a malformed reply";
         pr_reply_clear(&rep);
@@ -647,8 +646,8 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        r->method, r->url, (int) toe);
     }
     gw_conn_request_done(r->track);
-    if (r->splice && h->splice)
-        gw_splice_abandon(h->splice, r->splice);
+    if (r->splice)
+        gw_splice_release(h->splice, r->splice);
     free(r->ws_headers);
     gw_body_free(r);
     free(r->reply.data);

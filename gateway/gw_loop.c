@@ -171,8 +171,3 @@ int gw_loop_wait(gw_loop_t *self, long timeout_ms)
         ran += s_dispatch_fds(self);
     return ran;
 }
-
-size_t gw_loop_fds(const gw_loop_t *self)
-{
-    return zhashx_size(self->watches);
-}

@@ -28,7 +28,5 @@ void gw_loop_del_fd(gw_loop_t *self, int fd);
 /* Waits up to timeout_ms (-1 forever) and runs the callbacks of what is ready. Returns the
  * number of callbacks run, or -1 when polling failed. */
 int gw_loop_wait(gw_loop_t *self, long timeout_ms);
-/* Descriptors watched now. */
-size_t gw_loop_fds(const gw_loop_t *self);
 
 #endif

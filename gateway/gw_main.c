@@ -277,9 +277,9 @@ static void s_loop(gw_main_t *g)
             wait = 100;
         if (gw_loop_wait(g->loop, wait) < 0)
             break;
-        gw_front_process(g->front);   /* replies -> resumed connections; timers */
+        /* replies arrived in the dispatch (s_on_front) and resumed their connections */
         gw_http_run(g->http);         /* new requests -> submits; resumed -> responses */
-        gw_front_process(g->front);   /* answers the submits produced at once (no worker) */
+        gw_front_process(g->front);   /* answers the submits produced at once (no worker); timers */
         int64_t now = cm_mono_ms();
         if (now >= next_tick) {
             gw_http_tick(g->http);
@@ -370,13 +370,12 @@ int main(int argc, char **argv)
         s_loop(&g);
     }
     gw_http_quiesce(g.http);
-    if (g.http)
-        gw_http_set_splice(g.http, NULL);
-    gw_splice_destroy(&g.splice); /* answers pending upgrades, closes spliced connections */
+    gw_splice_close_all(g.splice);   /* answers pending upgrades, closes spliced connections */
     gw_front_destroy(&g.front);   /* answers what is pending, resuming those connections */
     if (g.http)
         gw_http_run(g.http);      /* writes those answers before the daemon stops */
-    gw_http_destroy(&g.http);
+    gw_http_destroy(&g.http);        /* requests release their splices */
+    gw_splice_destroy(&g.splice);
     gw_events_destroy(&g.events);
     gw_zap_destroy(&g.zap);
     gw_loop_destroy(&g.loop);

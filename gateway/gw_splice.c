@@ -1,6 +1,8 @@
 /* The WebSocket splice. Owns the hub addresses, every splice from its hub connect to its
  * close (both sockets, the bytes in flight each way), and the round-robin position. A
- * splice is freed after the loop's dispatch, never inside a callback of its own sockets. */
+ * splice is freed after the loop's dispatch, never inside a callback of its own sockets, and
+ * never while the request that began it still holds it (until gw_splice_release): the
+ * request's pointer, and MHD's upgrade callback argument, stay valid that long. */
 #include "gw_splice.h"
 #include "cm_log.h"
 #include "cm_util.h"
@@ -29,7 +31,9 @@ typedef struct s_sp {
     gw_splice_t *mgr;
     struct s_sp *prev, *next, *next_dead;
     s_state_t state;
+    bool held;                /* the request that began it has not released it yet */
     int hub_fd, client_fd, hub, tries;
+    uint32_t hub_mask, client_mask;   /* the events each socket is registered for now */
     struct MHD_UpgradeResponseHandle *urh;
     char *req;
     size_t req_len, req_off;
@@ -40,6 +44,7 @@ typedef struct s_sp {
     int64_t deadline;
     s_dir_t to_hub, to_client;
     char accept[128], protocol[256], extensions[512];
+    char detail[96];          /* why a handshake failed, read by the request until release */
 } s_sp_t;
 
 struct gw_splice {
@@ -47,8 +52,9 @@ struct gw_splice {
     gw_splice_args_t args;
     struct sockaddr_in hubs[GW_SPLICE_HUBS];
     int nhubs, next_hub;
-    s_sp_t *live, *dead;
+    s_sp_t *live, *dead;      /* dead: closed, freed at the next reap once released */
     size_t count;
+    bool closing;             /* gw_splice_close_all ran: no new splices */
     cm_ratelimit_t log;
 };
 
@@ -56,6 +62,13 @@ struct gw_splice {
 
 static void s_hub_events(s_sp_t *s, uint32_t events);
 static void s_client_events(s_sp_t *s, uint32_t events);
+
+/* Registers fd for events unless it already is (one epoll_ctl per change, not per chunk). */
+static void s_watch(s_sp_t *s, int fd, uint32_t *mask, uint32_t events)
+{
+    if (*mask != events && gw_loop_mod_fd(s->mgr->loop, fd, events) == 0)
+        *mask = events;
+}
 
 static void s_unlink(gw_splice_t *m, s_sp_t *s)
 {
@@ -91,15 +104,25 @@ static void s_close(s_sp_t *s)
     m->dead = s;
 }
 
+static void s_free(s_sp_t *s)
+{
+    free(s->to_hub.buf);
+    free(s->to_client.buf);
+    free(s->req);
+    free(s);
+}
+
+/* Frees the closed splices no request holds any more. */
 static void s_reap(gw_splice_t *m)
 {
-    while (m->dead) {
-        s_sp_t *s = m->dead;
-        m->dead = s->next_dead;
-        free(s->to_hub.buf);
-        free(s->to_client.buf);
-        free(s->req);
-        free(s);
+    for (s_sp_t **p = &m->dead; *p;) {
+        s_sp_t *s = *p;
+        if (s->held) {
+            p = &s->next_dead;
+            continue;
+        }
+        *p = s->next_dead;
+        s_free(s);
     }
 }
 
@@ -144,6 +167,7 @@ static bool s_connect(s_sp_t *s)
         if ((rc == 0 || errno == EINPROGRESS)
             && gw_loop_add_fd(m->loop, fd, EPOLLOUT, s_on_hub, s) == 0) {
             s->hub_fd = fd;
+            s->hub_mask = EPOLLOUT;
             s->state = S_CONNECTING;
             s->req_off = 0;
             s->head_len = 0;
@@ -203,14 +227,15 @@ static void s_head_done(s_sp_t *s, size_t head_end)
                 s->to_client.len = extra;
             }
         }
-        gw_loop_mod_fd(s->mgr->loop, s->hub_fd, 0);   /* nothing to read until the relay */
+        s_watch(s, s->hub_fd, &s->hub_mask, 0);   /* nothing to read until the relay */
         s_answer(s, 101, NULL);
     } else if (status == 401 || status == 403) {
         s_answer(s, 401, "the data-plane key was refused");
+    } else if (status == 503) {
+        s_retry(s, "busy or shutting down (503)");   /* the next hub may take it */
     } else {
-        char detail[96];
-        snprintf(detail, sizeof detail, "the hub refused the upgrade (status %d)", status);
-        s_answer(s, 503, detail);
+        snprintf(s->detail, sizeof s->detail, "the hub refused the upgrade (status %d)", status);
+        s_answer(s, 503, s->detail);
     }
 }
 
@@ -234,7 +259,7 @@ static void s_handshake(s_sp_t *s, uint32_t events)
         s->req_off += n > 0 ? (size_t) n : 0;
         if (s->req_off == s->req_len) {
             s->state = S_READING;
-            gw_loop_mod_fd(s->mgr->loop, s->hub_fd, EPOLLIN);
+            s_watch(s, s->hub_fd, &s->hub_mask, EPOLLIN);
         }
         return;
     }
@@ -297,8 +322,8 @@ static void s_arm(s_sp_t *s)
                    | (s->to_hub.len > s->to_hub.off ? EPOLLOUT : 0);
     uint32_t client = (s->to_hub.len - s->to_hub.off < max ? EPOLLIN : 0)
                       | (s->to_client.len > s->to_client.off ? EPOLLOUT : 0);
-    gw_loop_mod_fd(s->mgr->loop, s->hub_fd, hub);
-    gw_loop_mod_fd(s->mgr->loop, s->client_fd, client);
+    s_watch(s, s->hub_fd, &s->hub_mask, hub);
+    s_watch(s, s->client_fd, &s->client_mask, client);
 }
 
 /* Moves what from has to to (directly when to takes it, else into dir). -1 when done. */
@@ -396,6 +421,8 @@ static int s_resolve(gw_splice_t *m, const char *list)
         char *colon = strrchr(t, ':');
         struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
         if (!colon || m->nhubs == GW_SPLICE_HUBS) {
+            cm_error(!colon ? "splice: --hubs entry '%s' is not host:port"
+                            : "splice: more than 32 hubs in --hubs (at '%s')", t);
             rc = -1;
             break;
         }
@@ -429,11 +456,11 @@ gw_splice_t *gw_splice_new(gw_loop_t *loop, const gw_splice_args_t *args)
     return m;
 }
 
-void gw_splice_destroy(gw_splice_t **self_p)
+void gw_splice_close_all(gw_splice_t *m)
 {
-    if (!self_p || !*self_p)
+    if (!m)
         return;
-    gw_splice_t *m = *self_p;
+    m->closing = true;
     while (m->live) {
         s_sp_t *s = m->live;
         if (s->state < S_ANSWERED)
@@ -442,6 +469,19 @@ void gw_splice_destroy(gw_splice_t **self_p)
             s_close(s);
     }
     s_reap(m);
+}
+
+void gw_splice_destroy(gw_splice_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gw_splice_t *m = *self_p;
+    gw_splice_close_all(m);
+    while (m->dead) {             /* whatever a request never released */
+        s_sp_t *s = m->dead;
+        m->dead = s->next_dead;
+        s_free(s);
+    }
     free(m);
     *self_p = NULL;
 }
@@ -449,9 +489,7 @@ void gw_splice_destroy(gw_splice_t **self_p)
 int gw_splice_begin(gw_splice_t *m, const char *head, size_t len, gw_splice_done_fn *done,
                     void *arg, void **token)
 {
-    if (m->nhubs == 0)
-        return 503;
-    if (m->count >= (size_t) m->args.max_splices)
+    if (m->nhubs == 0 || m->closing || m->count >= (size_t) m->args.max_splices)
         return 503;
     s_sp_t *s = calloc(1, sizeof *s);
     char *req = malloc(len);
@@ -475,6 +513,7 @@ int gw_splice_begin(gw_splice_t *m, const char *head, size_t len, gw_splice_done
         s_reap(m);
         return 503;
     }
+    s->held = true;
     *token = s;
     return 0;
 }
@@ -486,13 +525,15 @@ struct MHD_Response *gw_splice_response(gw_splice_t *m, void *token)
     return s->state == S_ANSWERED ? MHD_create_response_for_upgrade(s_upgraded, s) : NULL;
 }
 
-void gw_splice_abandon(gw_splice_t *m, void *token)
+void gw_splice_release(gw_splice_t *m, void *token)
 {
     s_sp_t *s = token;
-    if (s && s->state != S_DEAD) {
-        s->done = NULL;
-        s_close(s);
-    }
+    if (!s)
+        return;
+    s->held = false;
+    s->done = NULL;
+    if (s->state < S_RELAY)
+        s_close(s);   /* never handed over: the client is gone; a no-op when already closed */
     s_reap(m);
 }
 
@@ -509,8 +550,6 @@ void gw_splice_tick(gw_splice_t *m)
         s_sp_t *next = s->next;
         if (s->state < S_ANSWERED && now > s->deadline)
             s_answer(s, 504, "the hub did not answer the upgrade in time");
-        else if (s->state == S_ANSWERED && now > s->deadline + 10000)
-            s_close(s);   /* the client's 101 never went out: its connection is gone */
         s = next;
     }
     s_reap(m);

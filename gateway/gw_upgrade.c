@@ -49,8 +49,7 @@ static void s_upgrade_done(void *arg, const gw_splice_answer_t *a)
             snprintf(r->ws_headers, n, "%s%c%s%c%s", a->accept, 0, a->protocol ? a->protocol : "",
                      0, a->extensions ? a->extensions : "");
     } else {
-        r->splice = NULL;
-        r->detail = a->detail;   /* a static string of the splice */
+        r->detail = a->detail;   /* the splice's, valid until s_completed releases it */
     }
     MHD_resume_connection(r->conn);
 }
@@ -86,15 +85,10 @@ int gw_upgrade_begin(gw_request_t *r)
  * splice relays the connection. */
 enum MHD_Result gw_upgrade_respond(gw_request_t *r)
 {
-    void *token = r->splice;
-    gw_splice_t *sp = gw_http_splice(r->http);   /* NULL once the gateway is shutting down */
-    r->splice = NULL;
-    struct MHD_Response *resp = sp && r->ws_headers ? gw_splice_response(sp, token) : NULL;
-    if (!resp) {
-        if (sp)
-            gw_splice_abandon(sp, token);
+    gw_splice_t *sp = gw_http_splice(r->http);
+    struct MHD_Response *resp = r->ws_headers ? gw_splice_response(sp, r->splice) : NULL;
+    if (!resp)   /* the hub went away meanwhile, or the gateway is shutting down */
         return gw_request_problem(r, 503, "the hub connection was lost");
-    }
     const char *accept = r->ws_headers, *proto = accept + strlen(accept) + 1;
     const char *ext = proto + strlen(proto) + 1;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");

@@ -329,7 +329,7 @@ static int s_reply_field(s_store_t *st, const msgpack_object *k, const msgpack_o
     if (s_key_is(k, "v"))
         return s_version(v);
     if (s_key_is(k, "status")) {
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 100 || v->via.u64 > 599)
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 200 || v->via.u64 > 599)
             return -1;
         rep->status = (int) v->via.u64;
         return 0;

@@ -7,6 +7,17 @@
 #include <string.h>
 
 
+/* The most the query parameters other than limit/cursor take in a Link, percent-encoded
+ * ("k=v&" each, every byte at most 3). */
+static size_t s_link_query_len(const pr_request_t *req)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, "limit") && strcmp(req->query[i].key, "cursor"))
+            n += 3 * (strlen(req->query[i].key) + strlen(req->query[i].val)) + 2;
+    return n;
+}
+
 bool pr_page_parse(const pr_request_t *req, pr_out_t *out, pr_page_t *page,
                    pr_cursor_check_fn *check)
 {
@@ -18,6 +29,11 @@ bool pr_page_parse(const pr_request_t *req, pr_out_t *out, pr_page_t *page,
         long n = strtol(limit, &end, 10);
         if (!*limit || *end || n < 1 || n > PR_LIST_LIMIT_MAX || !isdigit((unsigned char) *limit)) {
             pr_out_invalid(out, req, "invalid", "limit", "limit must be an integer from 1 to 1000");
+            return false;
+        }
+        if (s_link_query_len(req) > PR_LINK_QUERY_MAX) {
+            pr_out_invalid(out, req, "invalid", "limit",
+                           "the other query parameters are too long to page through");
             return false;
         }
         page->limit = n;
@@ -53,23 +69,35 @@ bool pr_cursor_time_id(const char *c)
     return strtoll(c, NULL, 10) <= PR_CURSOR_MAX_US && cm_uuid_valid(comma + 1);
 }
 
-/* The query string of this request minus limit/cursor, each value percent-encoded. */
-static void s_next_link(const pr_request_t *req, const pr_page_t *page, const char *last,
-                        char *out, size_t cap)
+/* The next page's Link value: this request's path and query minus limit/cursor (each key and
+ * value percent-encoded, none dropped), then the limit and the cursor after last. A malloc'd
+ * string (caller frees), NULL on OOM. */
+static char *s_next_link(const pr_request_t *req, const pr_page_t *page, const char *last)
 {
-    size_t at = (size_t) snprintf(out, cap, "<%s?", req->uri ? req->uri : "");
-    for (size_t i = 0; i < req->nquery && at < cap; i++) {
-        const char *k = req->query[i].key;
-        char ek[256], ev[1024];
-        if (!strcmp(k, "limit") || !strcmp(k, "cursor") || !cm_url_encode(k, ek, sizeof ek)
-            || !cm_url_encode(req->query[i].val, ev, sizeof ev))
-            continue;
-        at += (size_t) snprintf(out + at, cap - at, "%s=%s&", ek, ev);
+    const char *uri = req->uri ? req->uri : "";
+    size_t cap = strlen(uri) + s_link_query_len(req) + 4 * strlen(last) / 3 + 64;
+    char *out = malloc(cap), *b64 = malloc(4 * strlen(last) / 3 + 4);
+    if (!out || !b64) {
+        free(out);
+        free(b64);
+        return NULL;
     }
-    char b64[1400];
+    size_t at = (size_t) snprintf(out, cap, "<%s?", uri);
+    for (size_t i = 0; i < req->nquery; i++) {
+        const char *k = req->query[i].key;
+        if (strcmp(k, "limit") == 0 || strcmp(k, "cursor") == 0)
+            continue;
+        cm_url_encode(k, out + at, cap - at);
+        at += strlen(out + at);
+        out[at++] = '=';
+        cm_url_encode(req->query[i].val, out + at, cap - at);
+        at += strlen(out + at);
+        out[at++] = '&';
+    }
     cm_base64url((const unsigned char *) last, strlen(last), b64);
-    if (at < cap)
-        snprintf(out + at, cap - at, "limit=%ld&cursor=%s>; rel=\"next\"", page->limit, b64);
+    snprintf(out + at, cap - at, "limit=%ld&cursor=%s>; rel=\"next\"", page->limit, b64);
+    free(b64);
+    return out;
 }
 
 void pr_list(cm_db_t *db, const pr_request_t *req, pr_out_t *out, const char *sql, int n,
@@ -112,10 +140,9 @@ void pr_list(cm_db_t *db, const pr_request_t *req, pr_out_t *out, const char *sq
     *at++ = ']';
     *at = '\0';
     pr_out_owned(out, 200, "application/json", body, (size_t) (at - body));
-    if (more) {
-        char link[2048];
-        s_next_link(req, page, PQgetvalue(res, rows - 1, 1), link, sizeof link);
+    char *link = more ? s_next_link(req, page, PQgetvalue(res, rows - 1, 1)) : NULL;
+    if (link)
         pr_out_header(out, "Link", link);
-    }
+    free(link);
     PQclear(res);
 }

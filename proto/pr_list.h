@@ -6,6 +6,9 @@
 #include "pr_out.h"
 
 #define PR_LIST_LIMIT_MAX 1000
+/* Bytes the other query parameters may take, percent-encoded, in a Link rel="next": a longer
+ * query with limit is 400 (the next page must keep every filter). */
+#define PR_LINK_QUERY_MAX 4096
 
 typedef struct {
     long limit;            /* 0: no limit, the whole list */

@@ -12,7 +12,7 @@
 typedef struct {
     pr_reply_t rep;          /* what goes back to the gateway */
     char *body;              /* owned body bytes (rep.body points here) */
-    char hstore[2048];       /* owned header strings (rep.headers point here) */
+    char hstore[8192];       /* owned header strings (rep.headers point here) */
     size_t hused;
 } pr_out_t;
 

@@ -26,7 +26,6 @@ struct pr_service {
     int nsocks;
     s_timer_t timers[PR_SERVICE_TIMERS];
     int ntimers;
-    bool stop;
 };
 
 int pr_service_check(const char *service, const pr_handler_t *h, size_t n, char *err,
@@ -132,7 +131,8 @@ static void s_dispatch(pr_service_t *self, const pr_request_t *req, pr_out_t *ou
         pr_idem_after(self->a.db, req, out, &idem);
 }
 
-void pr_service_serve(pr_service_t *self, const void *env, size_t len, pr_out_t *out)
+/* Serves one envelope into out. */
+static void s_serve(pr_service_t *self, const void *env, size_t len, pr_out_t *out)
 {
     pr_request_t req;
     char err[160];
@@ -154,7 +154,7 @@ static void s_serve_pending(pr_service_t *self)
     pr_worker_req_t *wr;
     while ((wr = pr_worker_take(self->worker))) {
         pr_out_t out = { 0 };
-        pr_service_serve(self, pr_worker_req_data(wr), pr_worker_req_size(wr), &out);
+        s_serve(self, pr_worker_req_data(wr), pr_worker_req_size(wr), &out);
         size_t len = 0;
         unsigned char *bytes = pr_reply_encode(&out.rep, &len);
         if (bytes)
@@ -190,7 +190,7 @@ static void s_run_timers(pr_service_t *self)
 
 void pr_service_run(pr_service_t *self)
 {
-    while (!zsys_interrupted && !self->stop) {
+    while (!zsys_interrupted) {
         zmq_pollitem_t items[PR_SERVICE_SOCKETS + 1];
         zsock_t *ws = pr_worker_socket(self->worker);
         int n = 0;
@@ -209,11 +209,6 @@ void pr_service_run(pr_service_t *self)
                 self->sock_fn[i](self->sock_arg[i]);
         s_run_timers(self);
     }
-}
-
-void pr_service_stop(pr_service_t *self)
-{
-    self->stop = true;
 }
 
 int pr_service_base_init(const pr_service_config_t *c, pr_role_t role, pr_service_base_t *b)

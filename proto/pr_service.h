@@ -102,10 +102,7 @@ void pr_service_destroy(pr_service_t **self_p);
 int pr_service_add_socket(pr_service_t *self, zsock_t *sock, pr_service_fn *fn, void *arg);
 /* Calls fn every interval_ms, the first time after one interval (at most 8 timers). 0 or -1. */
 int pr_service_every(pr_service_t *self, int interval_ms, pr_service_fn *fn, void *arg);
-/* Serves one envelope into out (for the loop and for tests). */
-void pr_service_serve(pr_service_t *self, const void *env, size_t len, pr_out_t *out);
-/* Runs until SIGINT/SIGTERM or pr_service_stop. */
+/* Runs until SIGINT/SIGTERM. */
 void pr_service_run(pr_service_t *self);
-void pr_service_stop(pr_service_t *self);
 
 #endif

@@ -230,27 +230,3 @@ int pr_worker_reply(pr_worker_t *self, pr_worker_req_t **req_p, const void *repl
     pr_worker_req_destroy(req_p);
     return rc;
 }
-
-pr_worker_req_t *pr_worker_wait(pr_worker_t *self, int timeout_ms)
-{
-    int64_t until = timeout_ms >= 0 ? cm_mono_ms() + timeout_ms : INT64_MAX;
-    while (!zsys_interrupted) {
-        pr_worker_req_t *req = pr_worker_take(self);
-        if (req)
-            return req;
-        int64_t now = cm_mono_ms();
-        if (now >= until)
-            return NULL;
-        long wait = pr_worker_timeout_ms(self);
-        if (until - now < wait)
-            wait = (long) (until - now);
-        zsock_t *s = pr_worker_socket(self);
-        zmq_pollitem_t item = { s ? zsock_resolve(s) : NULL, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll(&item, s ? 1 : 0, wait) < 0 && zmq_errno() == EINTR)
-            return NULL;
-        if (item.revents & ZMQ_POLLIN)
-            pr_worker_handle(self);
-        pr_worker_tick(self);
-    }
-    return NULL;
-}

@@ -43,8 +43,4 @@ int pr_worker_reply(pr_worker_t *self, pr_worker_req_t **req_p, const void *repl
 /* Drops req without answering (consumed). */
 void pr_worker_req_destroy(pr_worker_req_t **req_p);
 
-/* The loop of a worker-only process: polls, handles, ticks and returns the next request
- * within timeout_ms (-1 forever), or NULL on timeout or SIGINT/SIGTERM. */
-pr_worker_req_t *pr_worker_wait(pr_worker_t *self, int timeout_ms);
-
 #endif

@@ -552,6 +552,23 @@ def test_specs_pagination_link_encodes_filter(stack):
     assert [len(p) for p in pages] == [2, 2, 1]
 
 
+def test_a_long_filter_is_kept_on_every_page(stack):
+    """A 1 KiB name prefix (3 KiB percent-encoded) survives into every Link."""
+    project = specgen.make_project(stack)
+    base = "L" + uuid.uuid4().hex[:6] + "\u00fc" * 500
+    want = [specgen.upload(stack, specgen.openapi(f"{base}{i}"), project_id=project["id"])["id"]
+            for i in range(3)]
+    specgen.upload(stack, specgen.openapi("L-other"), project_id=project["id"])
+    items, pages = walk(stack, "/specs?" + requests.compat.urlencode({"name": base, "limit": 1}), 1)
+    assert [s["id"] for s in items] == want and len(pages) == 3
+
+
+def test_a_filter_too_long_for_a_link_is_400_with_limit(stack):
+    query = requests.compat.urlencode({"name": "\u00fc" * 800, "limit": 2})
+    assert_problem(stack.get("/specs?" + query), 400, "bad-request")
+    assert stack.get("/specs?" + requests.compat.urlencode({"name": "\u00fc" * 800})).status_code == 200
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "limit=2&cursor=garbage"],
                          ids=["zero", "1001", "abc", "garbage-cursor"])
 def test_specs_bad_pagination_params_are_400(stack, query):

@@ -130,6 +130,28 @@ def test_no_reachable_hub_is_503(make_stack):
     assert_json(s.get("/health", auth=False), 200)
 
 
+UPGRADE_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade",
+                   "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+
+
+def test_a_hub_refusing_the_upgrade_is_503_saying_why(make_stack):
+    hub = SilentHub(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    s = make_stack(registries=1, gateway_args=["--hubs", f"127.0.0.1:{hub.port}"])
+    for _ in range(3):   # the detail outlives the handshake that produced it
+        r = s.get("/ws/data-plane", auth=False, headers=UPGRADE_HEADERS)
+        assert_problem(r, 503, "service-unavailable")
+        assert r.json()["detail"] == "the hub refused the upgrade (status 400)"
+
+
+def test_a_busy_hub_hands_the_upgrade_to_the_next(make_stack, echo):
+    busy = SilentHub(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+    s = make_stack(registries=1, gateway_args=[
+        "--hubs", f"127.0.0.1:{busy.port},127.0.0.1:{echo.port}"])
+    for _ in range(4):   # round robin: both orders
+        assert status_of_upgrade(s) == 101
+    assert len(busy.conns) >= 2
+
+
 def test_a_hub_refusing_the_key_is_401_before_any_upgrade(make_stack):
     hub = SilentHub(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
     s = make_stack(registries=1, gateway_args=["--hubs", f"127.0.0.1:{hub.port}"])

@@ -57,16 +57,8 @@ LIBCS  = $(BUILD)/libcs.a
 LIBHUB = $(BUILD)/libhub.a
 LIBAG  = $(BUILD)/libag.a
 
-BINARIES = $(BIN)/barbacane-gateway $(BIN)/barbacane-registry $(BIN)/barbacane-keygen
-ifneq ($(wildcard compiler-svc/cs_main.c),)
-BINARIES += $(BIN)/barbacane-compiler
-endif
-ifneq ($(wildcard dataplane-hub/hub_main.c),)
-BINARIES += $(BIN)/barbacane-hub
-endif
-ifneq ($(wildcard dataplane-hub/agent/ag_main.c),)
-BINARIES += $(BIN)/barbacane-agent
-endif
+BINARIES = $(BIN)/barbacane-gateway $(BIN)/barbacane-registry $(BIN)/barbacane-keygen \
+           $(BIN)/barbacane-compiler $(BIN)/barbacane-hub $(BIN)/barbacane-agent
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_TOOLS = $(BUILD)/tests/bb-sub $(BUILD)/tests/bb-fuzz-broker $(BUILD)/tests/bb-rogue
 
@@ -103,15 +95,12 @@ $(LIBREG): $(call obj,$(REG_SRC))
 	ar rcs $@ $^
 $(LIBCC): $(call obj,$(CC_SRC))
 	ar rcs $@ $^
-$(LIBCS): $(call obj,$(CS_SRC)) $(BUILD)/empty.o
+$(LIBCS): $(call obj,$(CS_SRC))
 	ar rcs $@ $^
-$(LIBHUB): $(call obj,$(HUB_SRC)) $(BUILD)/empty.o
+$(LIBHUB): $(call obj,$(HUB_SRC))
 	ar rcs $@ $^
-$(LIBAG): $(call obj,$(AGENT_SRC)) $(BUILD)/empty.o
+$(LIBAG): $(call obj,$(AGENT_SRC))
 	ar rcs $@ $^
-$(BUILD)/empty.o:
-	@mkdir -p $(BUILD)
-	echo 'typedef int bb_empty_unit;' | $(CC) -x c -c - -o $@
 
 $(BIN)/barbacane-gateway: $(BUILD)/gateway/gw_main.o $(LIBGW) $(LIBPR) $(LIBCM)
 	@mkdir -p $(BIN)
@@ -169,7 +158,7 @@ FUZZ_BUILD  = build-fuzz
 FUZZ_CC     = clang
 FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_SRC = $(COMMON_SRC) $(PROTO_SRC) $(CC_SRC) $(HUB_SRC)
-FUZZ_CFLAGS = $(filter-out -Werror -O2 -MMD -MP,$(CFLAGS)) $(FUZZ_FLAGS) -I$(FUZZ_BUILD)/gen
+FUZZ_CFLAGS = $(filter-out -Werror -O2,$(CFLAGS)) $(FUZZ_FLAGS) -I$(FUZZ_BUILD)/gen
 FUZZ_BINS   = $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz-%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 

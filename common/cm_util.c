@@ -3,6 +3,7 @@
 #include "cm_util.h"
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <openssl/crypto.h>
@@ -285,4 +286,23 @@ bool cm_no_controls(const char *s)
         if ((unsigned char) *s < 0x20 || *s == 0x7f)
             return false;
     return true;
+}
+
+int cm_bearer_hash(const char *authorization, unsigned char hash[32])
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return -1;
+    const char *key = authorization + 7;
+    while (*key == ' ')
+        key++;
+    size_t n = strlen(key);
+    while (n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > 256)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) key[i] <= 0x20 || (unsigned char) key[i] >= 0x7f)
+            return -1;
+    cm_sha256(key, n, hash);
+    return 0;
 }

@@ -48,6 +48,9 @@ uint64_t cm_fd_limit_raise(uint64_t want);
 /* True when s (NULL counts as empty) holds no ASCII control character (C0 or DEL): text that
  * is shown and logged (names, keys). */
 bool cm_no_controls(const char *s);
+/* Reads an Authorization header value: "Bearer <key>" (scheme case-insensitive, key of
+ * printable characters, at most 256 bytes). Writes the key's SHA-256 (as stored). 0 or -1. */
+int cm_bearer_hash(const char *authorization, unsigned char hash[32]);
 /* Trims ASCII white space in place; returns s. */
 char *cm_trim(char *s);
 

@@ -10,6 +10,9 @@
 
 typedef struct cs_pool cs_pool_t;
 
+/* Compile threads in one process at most (lease renewal covers this many jobs at once). */
+#define CS_MAX_THREADS 64
+
 /* What every compile needs, fixed at start. */
 typedef struct {
     const char *database_url;
@@ -29,7 +32,6 @@ typedef struct {
     zsock_t *pub;                /* compile.queued */
     cs_pool_t *pool;
     const unsigned char *secret; /* 32 bytes: download tokens */
-    const cs_options_t *opts;
 } cs_ctx_t;
 
 /* REST operations (handlers of the service kit). */

@@ -216,12 +216,9 @@ void cs_artifact_delete(void *arg, const pr_request_t *req, pr_out_t *out)
  * artifact was deployed to. 0 allowed, else the status to answer (401 bad key, 404). */
 static int s_key_allows(cs_ctx_t *ctx, const pr_request_t *req, const char *artifact)
 {
-    const char *auth = pr_kv_get(req->headers, req->nheaders, "Authorization");
-    const char *key = auth && strlen(auth) > 7 ? auth + 7 : "";
-    while (*key == ' ')
-        key++;
     unsigned char hash[32];
-    cm_sha256(key, strlen(key), hash);
+    if (cm_bearer_hash(pr_kv_get(req->headers, req->nheaders, "Authorization"), hash) != 0)
+        return 401;
     const char *vals[] = { (const char *) hash, artifact };
     int lens[] = { 32, 0 }, fmts[] = { 1, 0 };
     PGresult *res = cm_db_exec(ctx->db,

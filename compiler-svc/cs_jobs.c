@@ -257,22 +257,24 @@ int cs_job_renew(cm_db_t *db, const char *const *ids, const char *const *workers
 {
     if (n == 0)
         return 0;
-    char idl[64 * 40], wl[64 * 100], lease[16];
-    size_t a = (size_t) snprintf(idl, sizeof idl, "{"), b = (size_t) snprintf(wl, sizeof wl, "{");
-    for (size_t i = 0; i < n && a < sizeof idl && b < sizeof wl; i++) {
-        a += (size_t) snprintf(idl + a, sizeof idl - a, "%s%s", i ? "," : "", ids[i]);
-        b += (size_t) snprintf(wl + b, sizeof wl - b, "%s\"%s\"", i ? "," : "", workers[i]);
+    json_t *jobs = json_array();
+    for (size_t i = 0; jobs && i < n; i++) {
         alive[i] = false;
+        json_array_append_new(jobs, json_pack("{s:s, s:s}", "id", ids[i], "w", workers[i]));
     }
-    snprintf(idl + a, sizeof idl - a, "}");
-    snprintf(wl + b, sizeof wl - b, "}");
+    char *list = jobs && json_array_size(jobs) == n ? json_dumps(jobs, JSON_COMPACT) : NULL;
+    json_decref(jobs);
+    if (!list)
+        return -1;
+    char lease[16];
     snprintf(lease, sizeof lease, "%d", lease_s);
-    const char *vals[] = { idl, wl, lease };
+    const char *vals[] = { list, lease };
     PGresult *res = cm_db_exec(db,
-        "UPDATE compilations c SET lease_until = now() + $3::int * interval '1 second'"
-        " FROM unnest($1::uuid[], $2::text[]) AS j(id, w)"
+        "UPDATE compilations c SET lease_until = now() + $2::int * interval '1 second'"
+        " FROM json_to_recordset($1::json) AS j(id uuid, w text)"
         " WHERE c.id = j.id AND c.claimed_by = j.w AND c.status = 'compiling' RETURNING c.id::text",
-        3, vals, NULL, NULL);
+        2, vals, NULL, NULL);
+    free(list);
     if (!cm_db_ok(res)) {
         PQclear(res);
         return -1;   /* the database is away: nobody can take the jobs meanwhile either */

@@ -84,7 +84,7 @@ static int s_run(const cs_config_t *c, pr_service_base_t *base)
 {
     cs_options_t opts = s_options(c);
     const char *topics[] = { PR_EV_COMPILE_QUEUED };
-    cs_ctx_t ctx = { .db = base->db, .secret = base->secret, .opts = &opts,
+    cs_ctx_t ctx = { .db = base->db, .secret = base->secret,
                      .pub = pr_event_pub_new(c->svc.events, base->mesh) };
     s_loop_t loop = { &ctx, pr_event_sub_new(c->svc.events_out, base->mesh, topics, 1) };
     ctx.pool = ctx.pub && loop.sub ? cs_pool_new(&opts) : NULL;
@@ -116,6 +116,27 @@ static int s_run(const cs_config_t *c, pr_service_base_t *base)
     return rc;
 }
 
+static int s_range(const char *name, long v, long lo, long hi)
+{
+    if (v >= lo && v <= hi)
+        return 0;
+    fprintf(stderr, "barbacane-compiler: --%s must be between %ld and %ld (got %ld)\n", name, lo,
+            hi, v);
+    return -1;
+}
+
+static int s_validate(const cs_config_t *c)
+{
+    return s_range("compile-threads", c->threads, 1, CS_MAX_THREADS)
+           | s_range("lease-s", c->lease_s, 1, 3600)
+           | s_range("max-attempts", c->max_attempts, 1, 100)
+           | s_range("poll-ms", c->poll_ms, 10, 3600000)
+           | s_range("compile-timeout-s", c->timeout_s, 1, 86400)
+           | s_range("retry-delay-ms", c->retry_delay_ms, 0, 3600000)
+           | s_range("max-schema-depth", c->max_schema_depth, 1, 4096)
+           | s_range("max-schema-properties", c->max_schema_properties, 1, 1000000);
+}
+
 int main(int argc, char **argv)
 {
     cs_config_t c;
@@ -123,6 +144,8 @@ int main(int argc, char **argv)
                              "compiler service of the Barbacane control plane");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (s_validate(&c) != 0)
+        return 2;
     cm_log_init("compiler", c.svc.instance, c.svc.log_level);
     pr_service_base_t base;
     rc = pr_service_base_init(&c.svc, PR_ROLE_COMPILER, &base);

@@ -203,20 +203,20 @@ void cs_pool_wake(cs_pool_t *self)
 {
     pthread_mutex_lock(&self->lock);
     self->wakeups++;
-    pthread_cond_broadcast(&self->wake);
+    pthread_cond_signal(&self->wake);   /* one idle thread per queued job; busy ones see wakeups */
     pthread_mutex_unlock(&self->lock);
 }
 
 void cs_pool_renew(cs_pool_t *self, cm_db_t *db)
 {
-    const char *ids[64], *workers[64];
-    char idbuf[64][37];
-    int which[64];
-    bool alive[64];
+    const char *ids[CS_MAX_THREADS], *workers[CS_MAX_THREADS];
+    char idbuf[CS_MAX_THREADS][37];
+    int which[CS_MAX_THREADS];
+    bool alive[CS_MAX_THREADS];
     size_t n = 0;
     int64_t now = cm_mono_ms();
     pthread_mutex_lock(&self->lock);
-    for (int i = 0; i < self->n && n < 64; i++) {
+    for (int i = 0; i < self->n && n < CS_MAX_THREADS; i++) {
         s_thread_t *t = &self->threads[i];
         if (!*t->job)
             continue;

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define HUB_BEARER_KEY_MAX 256
 
 struct hub_keys {
     hub_key_t *slots;
@@ -114,23 +113,4 @@ bool hub_keys_allows(const hub_keys_t *self, const unsigned char hash[32], int64
 {
     const hub_key_t *k = hub_keys_find(self, hash);
     return k && k->connect_scope && (k->expires_ms == 0 || now_ms < k->expires_ms);
-}
-
-int hub_bearer_hash(const char *authorization, unsigned char hash[32])
-{
-    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return -1;
-    const char *key = authorization + 7;
-    while (*key == ' ')
-        key++;
-    size_t n = strlen(key);
-    while (n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n > HUB_BEARER_KEY_MAX)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char) key[i] <= 0x20 || (unsigned char) key[i] >= 0x7f)
-            return -1;
-    cm_sha256(key, n, hash);
-    return 0;
 }

@@ -28,8 +28,4 @@ const hub_key_t *hub_keys_find(const hub_keys_t *self, const unsigned char hash[
 /* True when the hash is a known key with scope data-plane:connect, unexpired at now_ms. */
 bool hub_keys_allows(const hub_keys_t *self, const unsigned char hash[32], int64_t now_ms);
 
-/* Reads an Authorization header value: "Bearer <key>" (scheme case-insensitive, key of
- * printable characters, at most 256 bytes). Writes the key's SHA-256. 0 or -1. */
-int hub_bearer_hash(const char *authorization, unsigned char hash[32]);
-
 #endif

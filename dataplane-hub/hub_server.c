@@ -209,7 +209,7 @@ static int s_bearer_ok(hub_server_t *self, struct lws *wsi)
     unsigned char hash[32];
     return (size_t) n < sizeof authz
            && lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION) > 0
-           && hub_bearer_hash(authz, hash) == 0 && hub_keys_allows(self->keys, hash, cm_wall_ms());
+           && cm_bearer_hash(authz, hash) == 0 && hub_keys_allows(self->keys, hash, cm_wall_ms());
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on, 1 means a response was sent. */

@@ -31,9 +31,8 @@ static int s_failed(PGresult *res, const char *what)
 static const char *const s_sql_key =
     "WITH k AS (SELECT id, project_id, revoked_at, expires_at, scopes FROM api_keys"
     "           WHERE key_hash = $1),"
-    " ok AS (SELECT id FROM k WHERE project_id = $2::uuid AND revoked_at IS NULL"
-    "        AND (expires_at IS NULL OR expires_at > now())"
-    "        AND 'data-plane:connect' = ANY (scopes)),"
+    " ok AS (SELECT a.id FROM api_keys a WHERE a.key_hash = $1 AND a.project_id = $2::uuid"
+    "        AND bb_key_live(a) AND 'data-plane:connect' = ANY (a.scopes)),"
     " touch AS (UPDATE api_keys a SET last_used_at = now() FROM ok WHERE a.id = ok.id"
     "           RETURNING a.id)"
     " SELECT k.id::text, k.project_id = $2::uuid, k.revoked_at IS NULL,"
@@ -496,8 +495,8 @@ hub_keys_t *hub_store_load_keys(cm_db_t *db)
     PGresult *res = cm_db_exec(db,
         "SELECT encode(key_hash, 'hex'), id::text, project_id::text,"
         "       coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0)"
-        " FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
-        "   AND 'data-plane:connect' = ANY (scopes)", 0, NULL, NULL, NULL);
+        " FROM api_keys a WHERE bb_key_live(a) AND 'data-plane:connect' = ANY (a.scopes)",
+        0, NULL, NULL, NULL);
     if (!cm_db_ok(res)) {
         s_failed(res, "loading live keys");
         return NULL;

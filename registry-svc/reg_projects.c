@@ -152,15 +152,9 @@ void reg_project_delete(void *arg, const pr_request_t *req, pr_out_t *out)
     char id[37];
     if (!pr_req_uuid(req, out, "projectId", id))
         return;
-    const char *vals[] = { id, req->rid, req->principal };
-    PGresult *res = cm_db_exec(ctx->db,
-        "WITH d AS (DELETE FROM projects WHERE id = $1 RETURNING id),"
-        " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
-        "       SELECT $2, $3, 'project.delete', id::text FROM d)"
-        " SELECT id FROM d", 3, vals, NULL, NULL);
-    if (pr_out_done(out, req, res, "project not found")) {
+    if (pr_out_delete_audited(ctx->db, req, out, PR_AUDITED_DELETE("projects", "project.delete"),
+                              id, "project not found")) {
         pr_kv_t ev[] = { { "project_id", id } };
         pr_event_publish(ctx->pub, PR_EV_PROJECT_DELETED, ev, 1);
     }
-    PQclear(res);
 }

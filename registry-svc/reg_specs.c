@@ -241,14 +241,8 @@ void reg_spec_delete(void *arg, const pr_request_t *req, pr_out_t *out)
     char id[37];
     if (!pr_req_uuid(req, out, "id", id))
         return;
-    const char *vals[] = { id, req->rid, req->principal };
-    PGresult *res = cm_db_exec(ctx->db,
-        "WITH d AS (DELETE FROM specs WHERE id = $1 RETURNING id),"
-        " a AS (INSERT INTO audit_log (request_id, principal, action, subject)"
-        "       SELECT $2, $3, 'spec.delete', id::text FROM d)"
-        " SELECT id FROM d", 3, vals, NULL, NULL);
-    pr_out_done(out, req, res, "spec not found");
-    PQclear(res);
+    pr_out_delete_audited(ctx->db, req, out, PR_AUDITED_DELETE("specs", "spec.delete"), id,
+                          "spec not found");
 }
 
 void reg_spec_history(void *arg, const pr_request_t *req, pr_out_t *out)

@@ -1,6 +1,5 @@
 /* test_hub_keys.c — cmocka tests of dataplane-hub/hub_keys.c (the bearer-key cache: lookup,
- * growth past many keys, replacement, expiry and scope) and hub_bearer_hash (the
- * Authorization header), plus hub_mbox.c (FIFO order, ownership, the wake-up edge, many
+ * growth past many keys, replacement, expiry and scope), plus hub_mbox.c (FIFO order, ownership, the wake-up edge, many
  * producer threads). Owns: nothing. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,26 +70,6 @@ static void test_many_keys_and_replacement(void **state)
     assert_int_equal(hub_keys_size(keys), 5000);
     assert_false(hub_keys_allows(keys, again.hash, 10));
     hub_keys_destroy(&keys);
-}
-
-static void test_bearer_header(void **state)
-{
-    (void) state;
-    unsigned char got[32], want[32];
-    cm_sha256("bbk_abc", 7, want);
-    assert_int_equal(hub_bearer_hash("Bearer bbk_abc", got), 0);
-    assert_memory_equal(got, want, 32);
-    assert_int_equal(hub_bearer_hash("bearer   bbk_abc  ", got), 0);
-    assert_memory_equal(got, want, 32);
-    assert_int_equal(hub_bearer_hash("Basic dXNlcjpwYXNz", got), -1);
-    assert_int_equal(hub_bearer_hash("Bearer", got), -1);
-    assert_int_equal(hub_bearer_hash("Bearer ", got), -1);
-    assert_int_equal(hub_bearer_hash("Bearer a b", got), -1);
-    assert_int_equal(hub_bearer_hash(NULL, got), -1);
-    char longkey[400] = "Bearer ";
-    memset(longkey + 7, 'k', 300);
-    longkey[307] = '\0';
-    assert_int_equal(hub_bearer_hash(longkey, got), -1);
 }
 
 /* ---------------------------------------------------------------- the mailbox */
@@ -175,7 +154,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_and_allow),
         cmocka_unit_test(test_many_keys_and_replacement),
-        cmocka_unit_test(test_bearer_header),
         cmocka_unit_test(test_mailbox_order_and_wake_edge),
         cmocka_unit_test(test_mailbox_many_threads),
     };

@@ -626,10 +626,31 @@ static void test_backoff(void **state)
     assert_true(lo < 450 && hi > 750);
 }
 
+static void test_bearer_header(void **state)
+{
+    (void) state;
+    unsigned char got[32], want[32];
+    cm_sha256("bbk_abc", 7, want);
+    assert_int_equal(cm_bearer_hash("Bearer bbk_abc", got), 0);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(cm_bearer_hash("bearer   bbk_abc  ", got), 0);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(cm_bearer_hash("Basic dXNlcjpwYXNz", got), -1);
+    assert_int_equal(cm_bearer_hash("Bearer", got), -1);
+    assert_int_equal(cm_bearer_hash("Bearer ", got), -1);
+    assert_int_equal(cm_bearer_hash("Bearer a b", got), -1);
+    assert_int_equal(cm_bearer_hash(NULL, got), -1);
+    char longkey[400] = "Bearer ";
+    memset(longkey + 7, 'k', 300);
+    longkey[307] = '\0';
+    assert_int_equal(cm_bearer_hash(longkey, got), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_bearer_header),
         cmocka_unit_test(test_uuid_v4_format),
         cmocka_unit_test(test_uuid_valid),
         cmocka_unit_test(test_uuid_normalize),

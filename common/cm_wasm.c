@@ -529,3 +529,13 @@ void cm_plugin_manifest_free(cm_plugin_manifest_t *m)
     free(m->host_functions);
     memset(m, 0, sizeof *m);
 }
+
+bool cm_plugin_name_valid(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > 64 || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}

@@ -40,5 +40,8 @@ int cm_plugin_manifest_parse(const char *text, size_t len, cm_plugin_manifest_t 
                              char *err, size_t errlen);
 /* Frees what the parser filled; safe on a zeroed or already freed value. */
 void cm_plugin_manifest_free(cm_plugin_manifest_t *m);
+/* True when the n bytes at s are a plugin name, ^[a-z0-9][a-z0-9-]{0,63}$ (NOTES.md; it also
+ * keeps plugins/<name>.wasm inside a tar header's 100-byte name). */
+bool cm_plugin_name_valid(const char *s, size_t n);
 
 #endif

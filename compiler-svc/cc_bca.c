@@ -3,6 +3,7 @@
  * gzip member (§2). Owns: the sorted views and digests of one build, and the buffers it hands
  * out. */
 #include "cc_bca.h"
+#include "cm_wasm.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -86,18 +87,6 @@ static bool s_utf8(const char *s)
     return s && cc_json_utf8_valid((const unsigned char *) s, strlen(s));
 }
 
-/* ^[a-z0-9][a-z0-9-]{0,63}$, which also keeps plugins/<name>.wasm within 77 bytes. */
-static bool s_plugin_name_ok(const char *n)
-{
-    size_t len = n ? strlen(n) : 0;
-    if (len == 0 || len > 64 || n[0] == '-')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
-            return false;
-    return true;
-}
-
 /* chrono's %Y-%m-%dT%H:%M:%SZ: the shape only (the caller formats a real time). */
 static bool s_time_ok(const char *t)
 {
@@ -130,7 +119,7 @@ static int s_check_spec(const cc_bca_spec_t *s, char *err, size_t errlen)
 
 static int s_check_plugin(const cc_bca_plugin_t *p, char *err, size_t errlen)
 {
-    if (!s_plugin_name_ok(p->name))
+    if (!p->name || !cm_plugin_name_valid(p->name, strlen(p->name)))
         return s_fail(err, errlen, "plugin name '%s' does not match ^[a-z0-9][a-z0-9-]{0,63}$",
                       p->name);
     if (!s_utf8(p->version))

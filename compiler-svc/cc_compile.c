@@ -257,7 +257,11 @@ static bool s_init(cc_ctx_t *ctx, const cc_input_t *inputs, size_t n, const cc_o
     ctx->max_findings = opts->max_findings ? opts->max_findings : 1000;
     ctx->lookup = lookup;
     ctx->lookup_arg = arg;
+    /* Unicode classes (hoisted names, path templates, trimming) come from C.UTF-8: without it
+     * the same job would give different artifacts on different hosts, so none is made. */
     ctx->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!ctx->loc)
+        snprintf(ctx->reason, sizeof ctx->reason, "the C.UTF-8 locale is not available");
     ctx->dedupe = cc_map_new();
     ctx->plug_index = cc_map_new();
     ctx->cache = cc_map_new();
@@ -266,8 +270,8 @@ static bool s_init(cc_ctx_t *ctx, const cc_input_t *inputs, size_t n, const cc_o
     ctx->shared = cc_map_new();
     ctx->specs = calloc(n, sizeof *ctx->specs);
     cc_map_t *names = cc_map_new();
-    bool ok = ctx->dedupe && ctx->plug_index && ctx->cache && ctx->configs && ctx->checked &&
-              ctx->shared && ctx->specs && names;
+    bool ok = ctx->loc && ctx->dedupe && ctx->plug_index && ctx->cache && ctx->configs &&
+              ctx->checked && ctx->shared && ctx->specs && names;
     for (size_t i = 0; ok && i < n; i++) {
         ctx->specs[i].input = &inputs[i];
         ctx->specs[i].file = s_unique(names, inputs[i].file);

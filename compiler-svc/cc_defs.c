@@ -21,6 +21,7 @@ typedef struct {
     const cc_op_t *op;
     cc_map_t *names;                    /* document pointer -> slot + 1 (NULL: none yet) */
     cc_map_t *taken;                    /* hoisted name -> slot + 1 (NULL: none yet) */
+    cc_map_t *suffix;                   /* base -> the next _N to try (names are never freed) */
     char **slot_name;
     json_t **slot_body;                 /* NULL while pending */
     size_t nslots, cap;
@@ -75,15 +76,20 @@ static size_t s_slot(s_defs_t *d, char *name)
     return i;
 }
 
-/* A free name from base: base, base_2, base_3, ... */
+/* A free name from base: base, base_2, base_3, ... Names are only ever added, so every
+ * base_N below the one found last time is still taken: the search resumes there (linear in
+ * the refs sharing a base, not quadratic). */
 static size_t s_reserve(s_defs_t *d, const char *base)
 {
-    char *name = cc_strdup(base);
-    for (unsigned n = 2; name && cc_map_get(d->taken, name, strlen(name)); n++) {
+    size_t blen = strlen(base);
+    uintptr_t n = (uintptr_t)cc_map_get(d->suffix, base, blen);
+    char *name = n ? cc_aprintf("%s_%u", base, (unsigned)n) : cc_strdup(base);
+    for (n = n ? n : 1; name && cc_map_get(d->taken, name, strlen(name)); ) {
         free(name);
-        name = cc_aprintf("%s_%u", base, n);
+        name = cc_aprintf("%s_%u", base, (unsigned)++n);
     }
-    if (!name) {
+    if (!name || cc_map_put(s_map(d, &d->suffix), base, blen, (void *)(n + 1)) < 0) {
+        free(name);
         d->ctx->oom = true;
         return SIZE_MAX;
     }
@@ -394,6 +400,7 @@ static void s_defs_free(s_defs_t *d)
     free(d->slot_body);
     cc_map_destroy(&d->names, NULL);
     cc_map_destroy(&d->taken, NULL);
+    cc_map_destroy(&d->suffix, NULL);
 }
 
 /* ---------------------------------------------------------------- OpenAPI 3.0 bounds */

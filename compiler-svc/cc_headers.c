@@ -90,18 +90,17 @@ static bool s_name_char(char c)
 static void s_references(s_set_t *s, const char *text)
 {
     static const char *const markers[] = {"$request.header.", "$header."};
-    const char *rest = text;
+    const char *rest = text, *hit[2];
+    for (int m = 0; m < 2; m++)     /* each marker's next hit, searched again only once used */
+        hit[m] = strstr(text, markers[m]);
     for (;;) {
-        const char *best = NULL;
-        size_t blen = 0;
-        for (int m = 0; m < 2; m++) {
-            const char *hit = strstr(rest, markers[m]);
-            if (hit && (!best || hit < best))
-                best = hit, blen = strlen(markers[m]);
-        }
-        if (!best)
+        for (int m = 0; m < 2; m++)
+            if (hit[m] && hit[m] < rest)
+                hit[m] = strstr(rest, markers[m]);
+        int m = hit[0] && (!hit[1] || hit[0] < hit[1]) ? 0 : 1;
+        if (!hit[m])
             break;
-        const char *name = best + blen, *end = name;
+        const char *name = hit[m] + strlen(markers[m]), *end = name;
         while (*end && s_name_char(*end))
             end++;
         s_push(s, name, (size_t)(end - name));

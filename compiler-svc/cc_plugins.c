@@ -1,6 +1,7 @@
 /* cc_plugins.c — plugins: one version per name, looked up once; E1021, E1022, E1024, and E1023
  * (configurations against config_schema). Owns ctx->plugs and what they hold. */
 #include "cc_int.h"
+#include "cm_wasm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,6 @@ void cc_plugin_clear(cc_plugin_t *p)
         free(p->host_functions ? p->host_functions[i] : NULL);
     free(p->host_functions);
     memset(p, 0, sizeof *p);
-}
-
-/* ^[a-z0-9][a-z0-9-]{0,63}$ */
-static bool s_valid_name(const char *s, size_t n)
-{
-    if (n == 0 || n > 64 || s[0] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
 }
 
 static int s_slot(cc_ctx_t *ctx, const char *name, size_t n)
@@ -58,7 +48,7 @@ static void s_register(cc_ctx_t *ctx, const cc_op_t *op, cc_use_t *use)
 {
     char ex[80];
     const char *at = strchr(use->name, '@');
-    if (!s_valid_name(use->name, use->bare_len)) {
+    if (!cm_plugin_name_valid(use->name, use->bare_len)) {
         CC_ERR(ctx, "E1021", use->spec, use->name_node, op, "plugin '%s' is not in the "
                "registry (not a valid plugin name)", cc_excerpt(ex, use->name));
         return;

@@ -90,7 +90,10 @@ static bool s_parts(cc_ctx_t *ctx, const cc_op_t *op, s_parts_t *p)
         p->dispatch = s_use(ctx, &op->dispatch);
     }
     p->chain = s_chain(ctx, op);
-    p->headers = p->params ? cc_allowed_headers(ctx, op, p->params) : NULL;
+    /* allowed_request_headers is format 6 only (BCA-FORMAT §6.4): format 4 neither builds it
+     * nor reports its E1056 (a declared x-auth-* header parameter is E1056 in both) */
+    p->headers = !p->params ? NULL : ctx->format == 4 ? json_array()
+                                                      : cc_allowed_headers(ctx, op, p->params);
     bool async = ctx->specs[op->spec].asyncapi;
     return p->params && p->body && p->dispatch && p->chain && p->headers &&
            (async ? p->messages && p->bindings : p->responses != NULL);

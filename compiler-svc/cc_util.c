@@ -305,11 +305,7 @@ bool cc_is_alnum(locale_t loc, uint32_t cp)
 {
     if (cp < 0x80)
         return (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z');
-    /* Unicode classes come from glibc's C.UTF-8 tables; without them, a conservative guess. */
-    if (loc)
-        return iswalnum_l((wint_t)cp, loc) != 0;
-    return cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x2BFF) &&
-           !(cp >= 0x3000 && cp <= 0x303F);
+    return iswalnum_l((wint_t)cp, loc) != 0;   /* glibc's C.UTF-8 tables (cc_compile requires them) */
 }
 
 static bool s_is_space(locale_t loc, uint32_t cp)
@@ -318,7 +314,7 @@ static bool s_is_space(locale_t loc, uint32_t cp)
         return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
     if (cp == 0x85 || cp == 0xA0)
         return true;
-    return loc && iswspace_l((wint_t)cp, loc);
+    return iswspace_l((wint_t)cp, loc) != 0;
 }
 
 const char *cc_trim(locale_t loc, const char *s, size_t *len)

@@ -193,17 +193,6 @@ static bool s_text(const pr_part_t *p, char *out, size_t cap)
     return true;
 }
 
-static bool s_name_ok(const char *n)
-{
-    size_t len = strlen(n);
-    if (len < 1 || len > 64 || !(islower((unsigned char) n[0]) || isdigit((unsigned char) n[0])))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!islower((unsigned char) n[i]) && !isdigit((unsigned char) n[i]) && n[i] != '-')
-            return false;
-    return true;
-}
-
 /* Parses an optional JSON field: an array of strings or an object. NULL after answering 400. */
 static char *s_json_field(const pr_request_t *req, pr_out_t *out, const char *field,
                           bool want_array, const char *dflt)
@@ -245,7 +234,7 @@ static bool s_parse_form(const pr_request_t *req, pr_out_t *out, s_form_t *f)
             pr_out_invalid(out, req, "required", loc, msg);
             return false;
         }
-    if (!s_text(pr_part_get(req, "name"), f->name, sizeof f->name) || !s_name_ok(f->name))
+    if (!s_text(pr_part_get(req, "name"), f->name, sizeof f->name) || !cm_plugin_name_valid(f->name, strlen(f->name)))
         return pr_out_invalid(out, req, "invalid", "/name", "name must match ^[a-z0-9][a-z0-9-]{0,63}$"), false;
     if (!s_text(pr_part_get(req, "version"), f->version, sizeof f->version)
         || !reg_semver_key(f->version, f->sort))
@@ -307,11 +296,8 @@ void reg_plugin_register(void *arg, const pr_request_t *req, pr_out_t *out)
 static bool s_cursor_name_sort(const char *c)
 {
     const char *comma = strchr(c, ',');
-    char name[65];
-    if (!comma || comma - c > 64)
-        return false;
-    snprintf(name, sizeof name, "%.*s", (int) (comma - c), c);
-    return s_name_ok(name) && strlen(comma + 1) < REG_SORT_MAX;
+    return comma && cm_plugin_name_valid(c, (size_t) (comma - c))
+           && strlen(comma + 1) < REG_SORT_MAX;
 }
 
 static const char *s_list_sql =

@@ -222,6 +222,63 @@ static void test_alias_bomb(void **state)
     free(t.data);
 }
 
+/* 16 000 refs whose last token is the same name, in one schema position: each takes the next
+ * free Foo_N of the emitted $defs without trying every smaller N again. */
+static void test_many_refs_sharing_a_name(void **state)
+{
+    (void)state;
+    enum { N = 16000 };
+    s_text_t t = {0};
+    char line[160];
+    s_add(&t, S_HEAD "paths:\n  /a:\n    get:\n      parameters:\n"
+              "        - name: q\n          in: query\n          schema:\n            anyOf:\n");
+    for (int i = 0; i < N; i++) {
+        snprintf(line, sizeof line, "              - {$ref: '#/components/schemas/A%d/properties/Foo'}\n", i);
+        s_add(&t, line);
+    }
+    s_add(&t, "      x-barbacane-dispatch: {name: mock}\ncomponents:\n  schemas:\n");
+    for (int i = 0; i < N; i++) {
+        snprintf(line, sizeof line, "    A%d: {type: object, properties: {Foo: {type: string}}}\n", i);
+        s_add(&t, line);
+    }
+    cc_result_t r;
+    cc_status_t st = s_timed(&t, 10, &r);
+    if (st != CC_OK)
+        s_dump(&r);
+    assert_int_equal(st, CC_OK);
+    snprintf(line, sizeof line, "\"Foo_%d\"", N);   /* Foo, Foo_2 ... Foo_16000 */
+    assert_non_null(strstr(r.routes_json, line));
+    cc_result_free(&r);
+    free(t.data);
+}
+
+/* A 120 KB header-ref value in a global middleware, inherited by 800 operations: the text is
+ * scanned in one pass per use (two markers, each searched again only once passed). */
+static void test_long_header_reference_in_a_shared_middleware(void **state)
+{
+    (void)state;
+    s_text_t t = {0}, ref = {0};
+    char line[160];
+    for (int i = 0; i < 10000; i++)
+        s_add(&ref, "$header.X-A ");   /* 12 bytes each: one marker, the other never found */
+    s_add(&t, S_HEAD "x-barbacane-middlewares:\n  - name: rate-limit\n    config: {quota: 1, key: '");
+    s_add(&t, ref.data);
+    s_add(&t, "'}\npaths:\n");
+    for (int i = 0; i < 800; i++) {
+        snprintf(line, sizeof line, "  /r%d:\n    get:\n      x-barbacane-dispatch: {name: mock}\n", i);
+        s_add(&t, line);
+    }
+    cc_result_t r;
+    cc_status_t st = s_timed(&t, 10, &r);
+    if (st != CC_OK)
+        s_dump(&r);
+    assert_int_equal(st, CC_OK);
+    assert_non_null(strstr(r.routes_json, "\"x-a\""));   /* allowed_request_headers */
+    cc_result_free(&r);
+    free(t.data);
+    free(ref.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +289,8 @@ int main(void)
         cmocka_unit_test(test_huge_enum),
         cmocka_unit_test(test_catastrophic_regex),
         cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_many_refs_sharing_a_name),
+        cmocka_unit_test(test_long_header_reference_in_a_shared_middleware),
     };
     return cmocka_run_group_tests_name("compile-hostile", tests, NULL, NULL);
 }

@@ -439,6 +439,11 @@ static void test_reserved_header_from_config(void **state)
     assert_string_equal(f->location, "api.yaml:6:59");
     assert_string_equal(f->operation, "GET /a");
     cc_result_free(&r);
+    /* format 4 has no allowlist (BCA-FORMAT §6.4 is format 6): nothing to refuse there */
+    o = s_opts(4);
+    assert_int_equal(s_compile_text("api.yaml", spec, &o, &r), CC_OK);
+    assert_null(strstr(r.routes_json, "allowed_request_headers"));
+    cc_result_free(&r);
 }
 
 /* E1051/E1052 measure the schema as emitted: a $ref is a leaf and each $defs body counts

@@ -256,7 +256,7 @@ static void s_client_msg(s_broker_t *b, pr_mdp_msg_t *m)
 static void s_worker_ready(s_broker_t *b, pr_mdp_msg_t *m, const char *key, int role)
 {
     int wants = pr_role_from_name(m->service);
-    if (role != -2 && (wants < 0 || wants != role || !pr_role_is_service((pr_role_t) role))) {
+    if (role != -2 && (wants < 0 || wants != role || !pr_role_is_worker((pr_role_t) role))) {
         s_refuse(b, m, role, "a READY");
         return;
     }
@@ -318,7 +318,7 @@ static void s_worker_msg(s_broker_t *b, pr_mdp_msg_t *m)
         s_worker_ready(b, m, key, role);
     } else if (!w) {
         /* An unknown worker (we restarted, or expired it): make it register again. */
-        if (m->cmd != PR_W_DISCONNECT && (role == -2 || pr_role_is_service((pr_role_t) role)))
+        if (m->cmd != PR_W_DISCONNECT && (role == -2 || pr_role_is_worker((pr_role_t) role)))
             (void) s_send_worker(b, m->sender, PR_W_DISCONNECT);
     } else if (m->cmd == PR_W_REPLY) {
         s_alive(b, w);

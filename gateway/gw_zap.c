@@ -146,7 +146,7 @@ static const s_key_t *s_decide(gw_zap_t *self, const char *domain, const char *m
     if (!k)
         return NULL;
     if (strcmp(domain, GW_ZAP_DOMAIN_BROKER) == 0)
-        return k->role == PR_ROLE_FRONT || pr_role_is_service((pr_role_t) k->role) ? k : NULL;
+        return k->role == PR_ROLE_FRONT || pr_role_is_worker((pr_role_t) k->role) ? k : NULL;
     if (strcmp(domain, GW_ZAP_DOMAIN_EVENTS) == 0)
         return pr_role_is_service((pr_role_t) k->role) ? k : NULL;
     return NULL;

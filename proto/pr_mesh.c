@@ -31,6 +31,11 @@ bool pr_role_is_service(pr_role_t role)
     return role == PR_ROLE_REGISTRY || role == PR_ROLE_COMPILER || role == PR_ROLE_HUB;
 }
 
+bool pr_role_is_worker(pr_role_t role)
+{
+    return role == PR_ROLE_REGISTRY || role == PR_ROLE_COMPILER;
+}
+
 /* Loads a zcert file; a secret file must not be readable by others (group-readable is how
  * Kubernetes hands a Secret to a pod's fsGroup). */
 static zcert_t *s_load(const char *path, bool secret, char *err, size_t errlen)

@@ -19,9 +19,12 @@ typedef enum {
 const char *pr_role_name(pr_role_t role);
 /* The role of a name, or -1. */
 int pr_role_from_name(const char *name);
-/* True for the roles that run a service (registry, compiler, hub): they register with the
- * broker and may publish and subscribe to events. */
+/* True for the roles that run a service (registry, compiler, hub): they may publish and
+ * subscribe to events. */
 bool pr_role_is_service(pr_role_t role);
+/* True for the services that are brokered workers (registry, compiler; not the hub, which
+ * has no REST operations): they alone may send READY. */
+bool pr_role_is_worker(pr_role_t role);
 
 typedef struct pr_mesh pr_mesh_t;
 

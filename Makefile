@@ -202,7 +202,7 @@ test: deps
 test-unit: all $(UNIT_BINS)
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)" unit
 
-test-blackbox: all $(TEST_TOOLS)
+test-blackbox: all $(TEST_TOOLS) $(BUILD)/tests/test_bca
 	@bash tests/run-all.sh "$(BUILD)" "$(BIN)" blackbox
 
 test-asan: deps

@@ -222,12 +222,6 @@ def bench_compile(pg):
 
 # ---------------------------------------------------------------- fan-out
 
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
 
 def bench_fanout(pg):
     if not (harness.HUB_BIN.exists() and harness.AGENT_BIN.exists()):
@@ -269,12 +263,12 @@ def fanout_once(pg, Agent, n, via, reps=5):
                          files={"file": (f"a{i}.yaml", spec(1).encode())}).json()["id"]
             wait_all(s, [compile_one(s, sid)], 60)
         new_artifact(0)
-        idle_before = rss_kib(hub.pid)
+        idle_before = harness.rss_kib(hub.pid)
         url = s.ws_url(hub if via == "direct" else None)
         agent = Agent(s, project, key, url=url, extra=["--sessions", str(n), "--no-download"])
         agent.wait_for("all_registered", timeout=300)
         time.sleep(1)
-        per = (rss_kib(hub.pid) - idle_before) / n
+        per = (harness.rss_kib(hub.pid) - idle_before) / n
         took = []
         for i in range(reps):   # each deploy a new artifact: the same one again announces nothing
             new_artifact(i + 1)

@@ -61,16 +61,12 @@ class Agent(harness.Proc):
                                           stdout=subprocess.PIPE, stderr=log,
                                           env=harness.clean_env(env), start_new_session=True)
         self.pid = self.popen.pid
+        self.killed = True   # never a reason for Stack.wait_healthy to fail: it may exit on purpose
         self._reader = threading.Thread(target=self._read, name=self.name, daemon=True)
         self._reader.start()
         if stack is not None:
             stack.procs.append(self)
 
-    # --- what the harness expects of a process
-    @property
-    def killed(self):
-        """Never a reason for Stack.wait_healthy to fail: an agent may exit on purpose."""
-        return True
 
     # --- events
     def _read(self):
@@ -133,18 +129,9 @@ class Agent(harness.Proc):
 
     def _signal(self, sig, timeout):
         self._stopped = True
-        if self.alive():
-            try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.popen.wait(timeout=timeout)
+        rc = self.signal(sig, timeout, escalate=True)
         self._reader.join(timeout=timeout)
-        return self.popen.returncode
+        return rc
 
     def __enter__(self):
         return self

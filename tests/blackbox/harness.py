@@ -282,6 +282,17 @@ def _pid_alive(pid):
         return True
 
 
+def rss_kib(pid):
+    """Resident memory of a process (VmRSS), in KiB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 # ---------------------------------------------------------------- processes
 
 class Proc:
@@ -297,6 +308,24 @@ class Proc:
 
     def alive(self):
         return self.popen.poll() is None
+
+    def signal(self, sig, timeout=10, escalate=False):
+        """Sends sig by PID, marks the exit as wanted and waits for it; past timeout, SIGKILL
+        when escalate is set, else AssertionError. The exit code."""
+        self.killed = True
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if not escalate:
+                raise AssertionError(f"{self} did not exit within {timeout}s after signal {sig}")
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+        return self.popen.returncode
 
     def log_text(self):
         try:
@@ -499,17 +528,7 @@ class Stack:
 
     def kill(self, proc, sig=signal.SIGKILL, timeout=10):
         """Send sig to one process (by PID) and wait for it to exit."""
-        proc.killed = True
-        if proc.alive():
-            try:
-                os.kill(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{proc} did not exit within {timeout}s after signal {sig}")
-        return proc.popen.returncode
+        return proc.signal(sig, timeout)
 
     def send_signal(self, proc, sig):
         """Send sig (e.g. SIGSTOP/SIGCONT) without waiting for anything."""

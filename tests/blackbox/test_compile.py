@@ -272,7 +272,10 @@ def test_download_with_the_key_of_a_project_it_is_deployed_to(cstack):
     assert_problem(download(cstack, art, auth=False, headers=auth), 404, "not-found")  # not deployed
     cstack.psql("INSERT INTO deployments (project_id, artifact_id, artifact_hash, sha256)"
                 f" VALUES ('{project['id']}', '{art}', 'sha256:x', 'x')")
-    assert download(cstack, art, auth=False, headers=auth).status_code == 200
+    got = download(cstack, art, auth=False, headers=auth)
+    assert got.status_code == 200
+    meta = assert_json(cstack.get(f"/artifacts/{art}"), 200)
+    assert hashlib.sha256(got.content).hexdigest() == meta["sha256"]   # the artifact itself
     assert cstack.delete(f"/projects/{project['id']}/api-keys/{key['id']}").status_code == 204
     assert_problem(download(cstack, art, auth=False, headers=auth), 401, "unauthorized")
 

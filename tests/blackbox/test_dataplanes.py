@@ -154,16 +154,32 @@ def test_drift_is_flagged_when_the_reported_hash_differs(fstack):
     assert_json(fstack.post(f"/projects/{p['id']}/deploy"), 200)
     with Agent(fstack, p["id"], key["key"], name="drifter") as agent:
         agent.wait_for("verified", timeout=15)
-        # the desired artifact changes behind the data plane's back (no event: a row only)
+        # a desired artifact the data plane cannot take (its deployment outlived it: the
+        # download is a 404; a row only, the hub finds it when it re-reads): it keeps running the first one and says so in its heartbeats,
+        # which the hub flags as drift
         second = built_artifact(fstack, p["id"], ops=2)
-        h = assert_json(fstack.get(f"/artifacts/{second}"), 200)
+        assert second != first
+        h2 = assert_json(fstack.get(f"/artifacts/{second}"), 200)
+        assert fstack.delete(f"/artifacts/{second}").status_code == 204
+        mark = agent.mark()
         fstack.psql("INSERT INTO deployments (project_id, artifact_id, artifact_hash, sha256)"
-                    f" VALUES ('{p['id']}', '{second}', '{h['artifact_hash']}', '{h['sha256']}')")
-        # within a heartbeat or two the hub notices the hash differs and sends the new one
-        assert agent.wait_for("artifact_available", lambda e: e["artifact_id"] == second,
-                              timeout=15)
-        agent.wait_for("verified", lambda e: e["artifact_hash"] == h["artifact_hash"], timeout=15)
-    assert first != second
+                    f" VALUES ('{p['id']}', '{second}', '{h2['artifact_hash']}', '{h2['sha256']}')")
+        agent.wait_for("artifact_downloaded", lambda e: e["artifact_id"] == second
+                       and e["success"] is False, timeout=20, since=mark)
+        agent.wait_for("heartbeat_ack", lambda e: e["drift_detected"] is True, timeout=15,
+                       since=mark)
+        wait_until(lambda: fstack.psql(f"SELECT drift_detected FROM data_planes WHERE project_id"
+                                       f" = '{p['id']}'") == [["t"]], 10,
+                   what="the data-plane row to show the drift")
+        # a good one converges and the drift is gone
+        third = built_artifact(fstack, p["id"], ops=3)
+        h = assert_json(fstack.get(f"/artifacts/{third}"), 200)
+        mark = agent.mark()
+        assert_json(fstack.post(f"/projects/{p['id']}/deploy", json={"artifact_id": third}), 200)
+        agent.wait_for("verified", lambda e: e["artifact_hash"] == h["artifact_hash"], timeout=20,
+                       since=mark)
+        agent.wait_for("heartbeat_ack", lambda e: e["drift_detected"] is False, timeout=15,
+                       since=agent.mark())
 
 
 @pytest.mark.parametrize("how", ["revoke", "disconnect", "delete-project"])
@@ -178,16 +194,17 @@ def test_kicks_and_bans_close_the_session_within_a_second(fstack, how):
         bystander.wait_for("registered", timeout=15)
         row = wait_until(lambda: row_of(fstack, p["id"], "target"), 10, what="the row")
         mark = target.mark()
-        t0 = time.monotonic()
         if how == "revoke":
             assert fstack.delete(f"/projects/{p['id']}/api-keys/{key['id']}").status_code == 204
         elif how == "disconnect":
             assert fstack.delete(f"/projects/{p['id']}/data-planes/{row['id']}").status_code == 204
         else:
             assert fstack.delete(f"/projects/{p['id']}").status_code == 204
+        answered_ms = time.time() * 1000
         target.wait_for("disconnect", since=mark, timeout=5)
-        target.wait_for("closed", since=mark, timeout=5)
-        assert time.monotonic() - t0 < 1.5 * harness.TIME_FACTOR
+        closed = target.wait_for("closed", since=mark, timeout=5)
+        # closed within a second of the 204, by the agent's own clock (NOTES.md)
+        assert closed["at_ms"] - answered_ms <= 1000 * harness.TIME_FACTOR, closed
         if how == "disconnect":   # a kick: it comes back
             target.wait_for("registered", since=mark, timeout=15)
         else:                     # a ban: it cannot

@@ -266,13 +266,6 @@ def upgrade_status(port, headers=()):
     return ws.status
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def hub_health(hub):
     r = requests.get(f"http://127.0.0.1:{hub.ws_port}/health", timeout=5)
@@ -560,8 +553,8 @@ def test_revoked_key_closes_the_session_within_a_second_and_bans(hstack, hub, te
         other_key = new_key(hstack, pid)
         other = DataPlane(hstack.ws_url(hub))
         registered(other, pid, other_key, name="keeps-its-key")
-        t0 = time.monotonic()
         assert hstack.delete(f"/projects/{pid}/api-keys/{key['id']}").status_code == 204
+        t0 = time.monotonic()   # NOTES: within 1 s of the 204
         msg = dp.recv_type("disconnect", timeout=2)
         assert "revoked" in msg["reason"]
         dp.wait_closed(2)
@@ -585,8 +578,8 @@ def test_deleted_project_closes_its_sessions(hstack, hub):
     dp = DataPlane(hstack.ws_url(hub))
     try:
         registered(dp, p["id"], key, name="doomed")
-        t0 = time.monotonic()
         assert hstack.delete(f"/projects/{p['id']}").status_code == 204
+        t0 = time.monotonic()   # NOTES: within 1 s of the 204
         msg = dp.recv_type("disconnect", timeout=2)
         assert "deleted" in msg["reason"]
         dp.wait_closed(2)
@@ -605,8 +598,8 @@ def test_delete_of_a_data_plane_is_a_kick(hstack, hub, tenant):
     dp = DataPlane(hstack.ws_url(hub))
     try:
         dp_id = registered(dp, pid, key, name="kicked")
-        t0 = time.monotonic()
         assert hstack.delete(f"/projects/{pid}/data-planes/{dp_id}").status_code == 204
+        t0 = time.monotonic()   # NOTES: within 1 s of the 204
         assert dp.recv_type("disconnect", timeout=2)["reason"]
         dp.wait_closed(2)
         assert time.monotonic() - t0 <= 1.0 * TF
@@ -698,9 +691,9 @@ def test_deploy_through_the_api_reaches_the_session_at_once(hstack, hub, tenant)
         registered(dp, pid, key, name="deployed-to")
         dp.heartbeat("sha256:before")
         art = insert_artifact(hstack, pid)
-        t0 = time.monotonic()
         body = assert_json(hstack.post(f"/projects/{pid}/deploy",
                                        json={"artifact_id": art["id"]}), 200)
+        t0 = time.monotonic()
         assert body["data_planes_notified"] == 1
         avail = dp.recv_type("artifact_available", timeout=2)
         assert time.monotonic() - t0 <= 1.0 * TF
@@ -778,7 +771,7 @@ def test_thousand_sockets_that_never_register(make_stack):
     s = make_stack(registries=1, hubs=1, hub_args=["--max-unauthenticated", str(cap),
                                                    "--register-timeout-s", "3"])
     hub = s.hubs[0]
-    before = rss_kib(hub.pid)
+    before = harness.rss_kib(hub.pid)
     sel, conns, statuses = selectors.DefaultSelector(), [], {}
     try:
         for _ in range(1000):
@@ -817,7 +810,7 @@ def test_thousand_sockets_that_never_register(make_stack):
         assert upgraded >= cap // 2 and upgraded + refused >= 900, (upgraded, refused)
         body = hub_health(hub)
         assert body["unauthenticated"] <= cap
-        assert rss_kib(hub.pid) - before < 64 * 1024, "hub memory grew by more than 64 MiB"
+        assert harness.rss_kib(hub.pid) - before < 64 * 1024, "hub memory grew by more than 64 MiB"
         # they are all closed after the registration timeout, and a real one gets in
         wait_until(lambda: hub_health(hub)["sessions"] == 0, 10 * TF, interval=0.2,
                    what="never-registering sockets closed")

@@ -66,10 +66,6 @@ class SilentHub:
                 c.close()
 
 
-def ws_url(stack):
-    return f"ws://127.0.0.1:{stack.http_port}/ws/data-plane"
-
-
 def run(coro, timeout=30):
     return asyncio.new_event_loop().run_until_complete(asyncio.wait_for(coro, timeout))
 
@@ -86,7 +82,7 @@ def sstack(make_stack, echo):
 
 def test_upgrade_is_spliced_and_bytes_flow_both_ways(sstack, echo):
     async def talk():
-        async with websockets.connect(ws_url(sstack), max_size=None) as ws:
+        async with websockets.connect(sstack.ws_url(), max_size=None) as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
             big = "b" * (1 << 20)
@@ -99,7 +95,7 @@ def test_upgrade_is_spliced_and_bytes_flow_both_ways(sstack, echo):
 
 def test_many_spliced_connections_at_once(sstack):
     async def one(i):
-        async with websockets.connect(ws_url(sstack)) as ws:
+        async with websockets.connect(sstack.ws_url()) as ws:
             await ws.send(f"n{i}")
             return await ws.recv()
 
@@ -116,7 +112,7 @@ def test_a_plain_get_is_400(sstack):
 def status_of_upgrade(stack):
     async def attempt():
         try:
-            async with websockets.connect(ws_url(stack)):
+            async with websockets.connect(stack.ws_url()):
                 return 101
         except websockets.exceptions.InvalidStatusCode as e:
             return e.status_code
@@ -174,22 +170,16 @@ def test_the_next_hub_is_tried_when_one_is_down(make_stack, echo):
     assert all(status_of_upgrade(s) == 101 for _ in range(4))
 
 
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
 
 def test_a_client_that_stops_reading_does_not_grow_the_gateway(sstack):
-    before = rss_kib(sstack.gateway.pid)
+    before = harness.rss_kib(sstack.gateway.pid)
 
     async def flood_and_stall():
-        ws = await websockets.connect(ws_url(sstack), max_size=None, read_limit=1024,
+        ws = await websockets.connect(sstack.ws_url(), max_size=None, read_limit=1024,
                                       max_queue=1)
         await ws.send("flood")       # the hub sends 25 MiB; this client reads none of it
         await asyncio.sleep(3)
-        grown = rss_kib(sstack.gateway.pid) - before
+        grown = harness.rss_kib(sstack.gateway.pid) - before
         ws.transport.abort()         # no closing handshake: nobody is reading
         return grown
     grown = run(flood_and_stall())

@@ -455,8 +455,8 @@ static int s_submit(gw_request_t *r)
     int rc = gw_front_submit(r->http->front, r->match.route->service, env, len, req.deadline_ms,
                              s_done, r);
     free(env);
-    if (rc != 0) {
-        r->detail = "the gateway is shutting down";
+    if (rc != 0) {   /* out of memory, or the external broker is full or unreachable */
+        r->detail = "the request could not be handed to the broker; retry later";
         return 503;
     }
     MHD_suspend_connection(r->conn);
